@@ -1,0 +1,45 @@
+"""Benchmark helpers: run a method in a fresh process to measure its wall time and peak memory."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import platform
+import resource
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def _child(fn: Callable[..., Any], args: tuple, queue: mp.Queue) -> None:
+    import torch
+
+    torch.set_num_threads(2)
+    start = time.perf_counter()
+    result = fn(*args)
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    queue.put((result, seconds, peak_mb))
+
+
+def measured(fn: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
+    """``fn(*args)`` in a spawned process; returns ``(result, wall seconds, peak RSS in MiB)``.
+
+    Peak RSS includes the interpreter and imports (about the same for every method).
+    """
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(fn, args, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def machine() -> str:
+    """One line naming the machine the numbers came from."""
+    import os
+
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {device}, torch {torch.__version__}"

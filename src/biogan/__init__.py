@@ -1,0 +1,12 @@
+"""biogan: generative adversarial networks for biological data.
+
+Generate realistic synthetic data, impute missing values, augment small data sets, and judge real
+against synthetic with honest metrics.
+"""
+
+__version__ = "0.1.0"
+
+from biogan import datasets, errors, metrics
+from biogan.models import ExpressionGAN, ExpressionGANConfig
+
+__all__ = ["ExpressionGAN", "ExpressionGANConfig", "__version__", "datasets", "errors", "metrics"]

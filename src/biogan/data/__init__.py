@@ -1,0 +1,18 @@
+"""Readers, validation, preprocessing and bundled data sets."""
+
+from biogan.data.anndata import CountData, setup_anndata
+from biogan.data.datasets import pbmc68k_counts, stratified_split
+from biogan.data.preprocessing import log_normalize
+from biogan.data.readers import read_cells, write_h5ad
+from biogan.data.validation import check_counts
+
+__all__ = [
+    "CountData",
+    "check_counts",
+    "log_normalize",
+    "pbmc68k_counts",
+    "read_cells",
+    "setup_anndata",
+    "stratified_split",
+    "write_h5ad",
+]

@@ -1,0 +1,72 @@
+"""Read cells x genes count data from the formats single-cell tools write.
+
+Everything ends as an :class:`anndata.AnnData`; scanpy's readers do the parsing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scanpy as sc
+
+from biogan._utils import atomic_write
+from biogan.errors import InvalidDataError
+
+
+def read_cells(path: str | os.PathLike) -> ad.AnnData:
+    """Read ``.h5ad``, 10x ``.h5``, a 10x ``mtx`` folder, or a ``.csv``/``.tsv`` (cells x genes).
+
+    CSV/TSV files have cell names in the first column and gene names in the header.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InvalidDataError(f"input {path} does not exist")
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    try:
+        if path.is_dir():
+            adata = sc.read_10x_mtx(path)
+        elif suffixes.endswith(".h5ad"):
+            adata = ad.read_h5ad(path)
+        elif suffixes.endswith(".h5"):
+            adata = sc.read_10x_h5(path)
+        elif suffixes.endswith((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")):
+            sep = "," if ".csv" in suffixes else "\t"
+            frame = pd.read_csv(path, sep=sep, index_col=0)
+            adata = _frame_to_anndata(frame, path)
+        else:
+            raise InvalidDataError(
+                f"cannot tell the format of {path}: use .h5ad, 10x .h5, a 10x mtx folder, .csv or .tsv"
+            )
+    except InvalidDataError:
+        raise
+    except (OSError, ValueError, KeyError, pd.errors.ParserError) as err:
+        raise InvalidDataError(f"cannot read {path}: {err}") from None
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise InvalidDataError(f"{path} holds no data (shape {adata.shape})")
+    adata.var_names_make_unique()
+    return adata
+
+
+def _frame_to_anndata(frame: pd.DataFrame, path: Path) -> ad.AnnData:
+    if frame.empty:
+        raise InvalidDataError(f"{path} holds no data")
+    non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if non_numeric:
+        raise InvalidDataError(
+            f"{path}: columns {non_numeric[:5]} are not numeric; a count table has cells as rows, "
+            "genes as columns and the cell names in the first column"
+        )
+    return ad.AnnData(
+        X=frame.to_numpy(dtype=np.float32),
+        obs=pd.DataFrame(index=frame.index.astype(str)),
+        var=pd.DataFrame(index=frame.columns.astype(str)),
+    )
+
+
+def write_h5ad(adata: ad.AnnData, path: str | os.PathLike) -> Path:
+    """Write ``adata`` to ``path`` atomically (temp file + rename)."""
+    return atomic_write(path, lambda tmp: adata.write_h5ad(tmp), suffix=".h5ad")

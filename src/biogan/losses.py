@@ -1,0 +1,58 @@
+"""Adversarial losses: WGAN-GP (default), the classic minimax game (non-saturating form), hinge.
+
+Each loss turns critic scores on real and generated samples into a critic loss and a generator loss.
+A gradient penalty (Gulrajani et al. 2017) can be added to any of them; WGAN-GP requires it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+LOSSES = ("wgan-gp", "minimax", "hinge")
+
+
+@dataclass(frozen=True)
+class AdversarialLoss:
+    """Critic and generator objectives of one GAN formulation.
+
+    Parameters
+    ----------
+    name
+        ``"wgan-gp"`` (Wasserstein critic), ``"minimax"`` (Goodfellow et al.'s game with the
+        non-saturating generator loss) or ``"hinge"``.
+    """
+
+    name: str = "wgan-gp"
+
+    def __post_init__(self) -> None:
+        if self.name not in LOSSES:
+            raise ValueError(f"unknown loss {self.name!r}; choose one of {', '.join(LOSSES)}")
+
+    def critic(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        """Loss the critic minimises."""
+        if self.name == "wgan-gp":
+            return fake_scores.mean() - real_scores.mean()
+        if self.name == "minimax":
+            return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+        return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+
+    def generator(self, fake_scores: torch.Tensor) -> torch.Tensor:
+        """Loss the generator minimises."""
+        if self.name == "minimax":
+            return F.softplus(-fake_scores).mean()  # non-saturating: maximise log D(G(z))
+        return -fake_scores.mean()
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor
+) -> torch.Tensor:
+    """Two-sided gradient penalty ``E[(||grad critic(x_hat)|| - 1)^2]`` on random interpolates."""
+    alpha = torch.rand(real.shape[0], 1, device=real.device, dtype=real.dtype)
+    interpolates = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    scores = critic(interpolates)
+    (grad,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
+    return ((grad.norm(2, dim=1) - 1) ** 2).mean()

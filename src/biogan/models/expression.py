@@ -1,0 +1,614 @@
+"""ExpressionGAN: a conditional count GAN for single-cell (and bulk) RNA-seq.
+
+How a synthetic cell is made
+----------------------------
+1. A library size ``L`` is drawn for the requested cell type (from the type's training library sizes,
+   smoothed in log space), so totals vary per type as in the data -- no fixed-size normalisation.
+2. The generator maps noise, the type and ``log L`` to logits over genes (a per-type offset starts at
+   the type's mean profile); a softmax gives expression proportions ``p``.
+3. Counts are sampled from a negative binomial with mean ``L * p`` and a per-type, per-gene dispersion
+   estimated from the data (gamma-Poisson), giving exact zeros and the data's mean-variance relation.
+4. The critic sees ``log1p`` of the *sampled* counts normalised to 10k (standardised per gene), with a
+   straight-through gradient to the mean, and the type through a projection head.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+import biogan
+from biogan._utils import atomic_write, resolve_device, write_json
+from biogan.data.anndata import CountData, registered_keys, setup_anndata
+from biogan.data.preprocessing import (
+    class_mean_profiles,
+    library_sizes,
+    log_normalize,
+    log_normalize_torch,
+    nb_dispersion,
+    subclusters,
+)
+from biogan.errors import CheckpointError, InvalidDataError, NotFittedError, UnknownLabelError
+from biogan.losses import AdversarialLoss
+from biogan.models._config import config_from_dict, config_to_dict
+from biogan.nn import CountGenerator, ProjectionCritic
+from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig, load_state, save_state
+
+MONITOR_KEYS = ("x", "y", "log_lib", "z", "basis", "center")
+MODEL_FILE, CONFIG_FILE, HISTORY_FILE, CHECKPOINT_FILE = (
+    "model.pt",
+    "config.json",
+    "history.csv",
+    "checkpoint.pt",
+)
+
+
+@dataclass
+class ExpressionGANConfig:
+    """Hyperparameters of :class:`ExpressionGAN` (saved with the model).
+
+    Parameters
+    ----------
+    noise_dim
+        Size of the generator's noise vector.
+    generator_hidden, critic_hidden
+        Hidden layer widths.
+    critic_dropout
+        Dropout in the critic (regularises it on small data sets).
+    spectral_norm
+        Spectral-normalise the critic.
+    loss
+        ``"wgan-gp"``, ``"minimax"`` (non-saturating) or ``"hinge"``.
+    gp_weight
+        Gradient-penalty weight (applies to any loss; WGAN-GP needs it > 0).
+    count_noise
+        ``"nb"`` (negative binomial, default) or ``"poisson"``.
+    dispersion_scale
+        Multiplies the estimated NB ``theta`` (> 1: less extra-Poisson noise, leaving more variation
+        for the generator to model).
+    learn_dispersion
+        Let the adversarial game adjust the dispersions (started at the moment estimates).
+    thinning
+        Augmentation: before the critic sees a cell (real or generated), keep each of its counts
+        with a probability drawn from ``U(1 - thinning, 1)``; 0 disables.
+    cells_per_subcluster, max_subclusters
+        Each label is split into k-means sub-clusters of about this many training cells (at most
+        ``max_subclusters``); generator and critic are conditioned on the sub-cluster, and sampling a
+        label draws its sub-clusters in their training proportions. 0 disables the split.
+    n_monitor
+        Cells in the fixed batch used for the collapse signal and the validation score.
+    train
+        Optimisation settings of the shared loop.
+    """
+
+    noise_dim: int = 64
+    generator_hidden: tuple[int, ...] = (256, 512)
+    critic_hidden: tuple[int, ...] = (512, 256)
+    critic_dropout: float = 0.0
+    spectral_norm: bool = False
+    loss: str = "wgan-gp"
+    gp_weight: float = 10.0
+    count_noise: str = "nb"
+    dispersion_scale: float = 1.0
+    learn_dispersion: bool = True
+    thinning: float = 0.0
+    cells_per_subcluster: int = 60
+    max_subclusters: int = 12
+    n_monitor: int = 512
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        AdversarialLoss(self.loss)  # validates the name
+        if self.count_noise not in ("nb", "poisson"):
+            raise ValueError(f"count_noise must be 'nb' or 'poisson', not {self.count_noise!r}")
+        if self.loss == "wgan-gp" and self.gp_weight <= 0:
+            raise ValueError("the wgan-gp loss needs gp_weight > 0")
+
+
+def sample_counts(mean: torch.Tensor, theta: torch.Tensor | None) -> torch.Tensor:
+    """Poisson (``theta=None``) or gamma-Poisson (NB) counts.
+
+    The gamma draw is reparameterised (differentiable in ``theta``); the Poisson draw passes the
+    gradient straight through to its rate.
+    """
+    rate = mean
+    if theta is not None:
+        rate = mean * torch._standard_gamma(theta.expand_as(mean)) / theta
+    counts = torch.poisson(rate.detach())
+    return rate + (counts - rate).detach()
+
+
+class CountGANProblem(AdversarialProblem):
+    """Generator, critic and batches for count data; also holds the statistics sampling needs.
+
+    Generator and critic are conditioned on *components* (sub-clusters of the labels); the statistics
+    live in buffers, so a saved state dict rebuilds a model that samples without data.
+    """
+
+    def __init__(self, n_genes: int, n_components: int, config: ExpressionGANConfig) -> None:
+        super().__init__(AdversarialLoss(config.loss), config.gp_weight)
+        self.config = config
+        self.generator = make_generator(n_genes, n_components, config)
+        self.critic = ProjectionCritic(
+            n_genes, n_components, config.critic_hidden, config.critic_dropout, config.spectral_norm
+        )
+        zeros = torch.zeros
+        self.register_buffer("component_label", zeros(n_components, dtype=torch.long))
+        self.register_buffer("component_size", torch.ones(n_components))
+        self.register_buffer("gene_mean", zeros(n_genes))
+        self.register_buffer("gene_std", torch.ones(n_genes))
+        self.register_buffer("log_lib_center", zeros(()))
+        self.register_buffer("log_lib_scale", torch.ones(()))
+        self.register_buffer("lib_log", zeros(0))  # training library sizes (log), for sampling
+        self.register_buffer("lib_codes", zeros(0, dtype=torch.long))  # component of each cell
+        self.data: CountData | None = None
+        self.has_monitor = False
+
+    # -------------------------------------------------------------- set-up from data
+    @classmethod
+    def from_data(cls, data: CountData, config: ExpressionGANConfig, seed: int) -> CountGANProblem:
+        """Split labels into components, build the networks and estimate the statistics."""
+        lib = library_sizes(data.X)
+        if (lib == 0).any():
+            raise InvalidDataError(f"{int((lib == 0).sum())} cells have no counts at all; remove them first")
+        log_x = log_normalize(data.X)
+        components, component_label = split_labels(log_x, data.codes, len(data.categories), config, seed)
+        problem = cls(data.X.shape[1], len(component_label), config)
+        problem.fit_statistics(data, log_x, components, component_label, seed)
+        return problem
+
+    def fit_statistics(
+        self,
+        data: CountData,
+        log_x: np.ndarray,
+        components: np.ndarray,
+        component_label: np.ndarray,
+        seed: int,
+    ) -> None:
+        """Estimate per-component statistics from ``data`` and keep it as the source of real batches."""
+        lib = library_sizes(data.X)
+        self.data = data
+        self.components = components
+        n_components = len(component_label)
+        theta = nb_dispersion(data.X, components, n_components) * self.config.dispersion_scale
+        profiles = class_mean_profiles(data.X, components, n_components)
+        with torch.no_grad():
+            self.component_label.copy_(torch.from_numpy(component_label))
+            self.component_size.copy_(torch.from_numpy(np.bincount(components, minlength=n_components)))
+            self.generator.log_theta.copy_(torch.from_numpy(np.log(theta)))
+            self.gene_mean.copy_(torch.from_numpy(log_x.mean(0)))
+            self.gene_std.copy_(torch.from_numpy(log_x.std(0)).clamp_min(1e-2))
+            self.log_lib_center.fill_(float(np.log(lib).mean()))
+            self.log_lib_scale.fill_(float(max(np.log(lib).std(), 1e-3)))
+            self.lib_log = torch.from_numpy(np.log(lib)).float()
+            self.lib_codes = torch.from_numpy(components)
+            self.generator.class_offset.weight.copy_(torch.from_numpy(np.log(profiles + 1e-8)))
+        self._prepare_monitor(log_x, seed)
+
+    def _prepare_monitor(self, log_x: np.ndarray, seed: int) -> None:
+        """Fix a reference set of real cells, their noise and a PCA basis for diagnostics."""
+        assert self.data is not None
+        rng = np.random.default_rng(seed)
+        n = min(self.config.n_monitor, self.data.n_cells)
+        idx = np.sort(rng.choice(self.data.n_cells, n, replace=False))
+        x = torch.from_numpy((log_x[idx] - self.gene_mean.cpu().numpy()) / self.gene_std.cpu().numpy())
+        centred = x - x.mean(0)
+        _, _, v = torch.linalg.svd(centred, full_matrices=False)
+        gen = torch.Generator().manual_seed(seed)
+        tensors = {
+            "x": x,
+            "y": torch.from_numpy(self.components[idx]),
+            "log_lib": self.lib_log[idx],
+            "z": torch.randn(n, self.config.noise_dim, generator=gen),
+            "basis": v[:30].T.contiguous(),
+            "center": x.mean(0),
+        }
+        # Non-persistent buffers follow .to(device) but are never saved: no training cells in model files.
+        for key, value in tensors.items():
+            self.register_buffer(f"monitor_{key}", value.to(self.gene_mean.device), persistent=False)
+        self.has_monitor = True
+
+    @property
+    def _monitor(self) -> dict[str, torch.Tensor]:
+        if not self.has_monitor:
+            return {}
+        return {key: getattr(self, f"monitor_{key}") for key in MONITOR_KEYS}
+
+    # -------------------------------------------------------------- batches
+    def _critic_view(self, counts: torch.Tensor, augment: bool = False) -> torch.Tensor:
+        if augment and self.config.thinning > 0:
+            counts = binomial_thinning(counts, self.config.thinning)
+        return (log_normalize_torch(counts) - self.gene_mean) / self.gene_std
+
+    def real_batch(self, batch_size: int) -> Batch:
+        if self.data is None:
+            raise NotFittedError("this model has no training data attached")
+        idx = torch.randint(self.data.n_cells, (batch_size,)).numpy()
+        device = self.gene_mean.device
+        counts = torch.from_numpy(self.data.rows(idx)).to(device)
+        y = torch.from_numpy(self.components[idx]).to(device)
+        return Batch(self._critic_view(counts, augment=True), y, {"log_lib": self.lib_log[idx].to(device)})
+
+    def generate_counts(
+        self,
+        y: torch.Tensor,
+        log_lib: torch.Tensor,
+        generator: nn.Module | None = None,
+        z: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Sampled counts (straight-through) for classes ``y`` and log library sizes ``log_lib``."""
+        generator = generator or self.generator
+        if z is None:
+            z = torch.randn(len(y), self.config.noise_dim, device=y.device)
+        covariate = ((log_lib - self.log_lib_center) / self.log_lib_scale)[:, None]
+        p = torch.softmax(generator(z, y, covariate), dim=1)
+        mean = torch.exp(log_lib)[:, None] * p
+        theta = generator.dispersion(y) if self.config.count_noise == "nb" else None
+        return sample_counts(mean, theta)
+
+    def fake_batch(self, real: Batch, generator: nn.Module | None = None) -> Batch:
+        assert real.extra is not None
+        counts = self.generate_counts(real.y, real.extra["log_lib"], generator)
+        return Batch(self._critic_view(counts, augment=True), real.y, real.extra)
+
+    def sample_components(self, labels: torch.Tensor) -> torch.Tensor:
+        """Draw a component for each requested label in the training proportions."""
+        weights = (self.component_label[None, :] == labels[:, None]) * self.component_size[None, :]
+        return torch.multinomial(weights.float(), 1).squeeze(1)
+
+    def sample_library_sizes(self, y: torch.Tensor) -> torch.Tensor:
+        """Log library sizes drawn per component from its training cells, smoothed in log space."""
+        out = torch.empty(len(y), device=y.device)
+        for k in torch.unique(y).tolist():
+            pool = self.lib_log[self.lib_codes == k]
+            if len(pool) == 0:
+                pool = self.lib_log
+            mask = y == k
+            pick = pool[torch.randint(len(pool), (int(mask.sum()),), device=pool.device)]
+            # Silverman's bandwidth: a class with 8 cells still gets a continuum of sizes.
+            bw = 1.06 * max(float(pool.std()) if len(pool) > 1 else 0.1, 0.05) * len(pool) ** -0.2
+            out[mask] = pick + bw * torch.randn(len(pick), device=y.device)
+        return out
+
+    # -------------------------------------------------------------- diagnostics
+    @torch.no_grad()
+    def _monitor_fake(self, generator: nn.Module) -> torch.Tensor:
+        m = self._monitor
+        was_training = generator.training
+        generator.eval()
+        counts = self.generate_counts(m["y"], m["log_lib"], generator, z=m["z"])
+        generator.train(was_training)
+        return self._critic_view(counts)
+
+    @torch.no_grad()
+    def monitor(self, generator: nn.Module) -> dict[str, float]:
+        """Diversity of a fixed-noise batch relative to real cells (1 = as diverse; near 0 = collapse)."""
+        if not self._monitor:
+            return {}
+        fake, real = self._monitor_fake(generator), self._monitor["x"]
+        ratio = torch.pdist(fake).mean() / torch.pdist(real).mean().clamp_min(1e-8)
+        return {"diversity_ratio": float(ratio)}
+
+    @torch.no_grad()
+    def validation_score(self, generator: nn.Module) -> float | None:
+        """MMD^2 between generated and real reference cells on 30 principal components."""
+        if not self._monitor:
+            return None
+        m = self._monitor
+        project = lambda x: (x - m["center"]) @ m["basis"]  # noqa: E731
+        return float(mmd2_rbf(project(self._monitor_fake(generator)), project(m["x"])))
+
+
+def binomial_thinning(counts: torch.Tensor, max_drop: float) -> torch.Tensor:
+    """Keep each count with probability ``p ~ U(1 - max_drop, 1)`` drawn per cell (differentiable).
+
+    Applied to real and generated cells alike before the critic sees them (count-space DiffAugment):
+    a thinned cell is still a plausible cell, but the critic can no longer memorise exact counts.
+    """
+    keep = 1 - max_drop * torch.rand(counts.shape[0], 1, device=counts.device)
+    expected = counts * keep
+    thinned = torch.binomial(counts.detach(), keep.expand_as(counts))
+    return expected + (thinned - expected).detach()
+
+
+def make_generator(n_genes: int, n_components: int, config: ExpressionGANConfig) -> CountGenerator:
+    """The generator network for ``config`` (also used to rebuild the sampler at load time)."""
+    return CountGenerator(
+        config.noise_dim,
+        n_components,
+        n_genes,
+        config.generator_hidden,
+        n_covariates=1,
+        learn_dispersion=config.learn_dispersion,
+    )
+
+
+def split_labels(
+    log_x: np.ndarray, codes: np.ndarray, n_labels: int, config: ExpressionGANConfig, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Component of every cell and the label of every component (identity when the split is off)."""
+    if config.cells_per_subcluster <= 0:
+        return codes.copy(), np.arange(n_labels, dtype=np.int64)
+    return subclusters(log_x, codes, n_labels, config.cells_per_subcluster, config.max_subclusters, seed=seed)
+
+
+def mmd2_rbf(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Biased multi-scale RBF MMD^2 (bandwidths around the median pairwise distance)."""
+    joint = torch.cat([a, b])
+    d2 = torch.cdist(joint, joint).pow(2)
+    scale = d2[d2 > 0].median()
+    kernel = sum(torch.exp(-d2 / (scale * f)) for f in (0.25, 0.5, 1.0, 2.0, 4.0))
+    n = len(a)
+    return kernel[:n, :n].mean() + kernel[n:, n:].mean() - 2 * kernel[:n, n:].mean()
+
+
+class ExpressionGAN:
+    """Conditional count GAN for single-cell RNA-seq (scvi-tools-style API).
+
+    Parameters
+    ----------
+    adata
+        Registered with :meth:`setup_anndata`; ``None`` only when loading a saved model.
+    config
+        Hyperparameters; keyword ``overrides`` replace single fields (``n_critic=3`` etc. go to
+        ``config.train``).
+    seed
+        Seeds training and the monitor set; same seed, same data -> same weights and samples on CPU.
+    device
+        ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+
+    Examples
+    --------
+    >>> adata = biogan.datasets.pbmc68k_counts()
+    >>> biogan.ExpressionGAN.setup_anndata(adata, layer="counts", labels_key="cell_type")
+    >>> model = biogan.ExpressionGAN(adata, seed=0).fit(max_steps=2000)
+    >>> synth = model.sample(n=500)
+    """
+
+    setup_anndata = staticmethod(setup_anndata)
+
+    def __init__(
+        self,
+        adata: ad.AnnData | None = None,
+        config: ExpressionGANConfig | None = None,
+        seed: int = 0,
+        device: str = "auto",
+        **overrides: Any,
+    ) -> None:
+        self.config = _apply_overrides(config or ExpressionGANConfig(), overrides)
+        self.seed = int(seed)
+        self.device = resolve_device(device)
+        self.layer: str | None = None
+        self.labels_key: str | None = None
+        self.categories: list[str] = []
+        self.genes: list[str] = []
+        self.trainer: AdversarialTrainer | None = None
+        self._sampler: nn.Module | None = None
+        self.train_seconds = 0.0
+        if adata is not None:
+            self.layer, self.labels_key = registered_keys(adata)
+            data = CountData.from_anndata(adata, self.layer, self.labels_key)
+            self.categories, self.genes = data.categories, data.genes
+            with torch.random.fork_rng(devices=[]):  # weight init follows the seed, not global state
+                torch.manual_seed(self.seed)
+                self.problem = CountGANProblem.from_data(data, self.config, self.seed)
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        max_steps: int = 2000,
+        max_seconds: float | None = None,
+        resume: bool = False,
+        checkpoint_dir: str | os.PathLike | None = None,
+        progress: bool = True,
+    ) -> ExpressionGAN:
+        """Train for ``max_steps`` generator steps (or until ``max_seconds`` have passed).
+
+        Parameters
+        ----------
+        max_steps
+            Total generator steps (counting steps done before a resume).
+        max_seconds
+            Optional wall-clock budget for the whole run.
+        resume
+            Continue from ``checkpoint_dir/checkpoint.pt`` when it exists.
+        checkpoint_dir
+            Folder for periodic atomic checkpoints (``None``: no checkpoints).
+        progress
+            Show a progress bar with the losses.
+        """
+        if getattr(self, "problem", None) is None or self.problem.data is None:
+            raise NotFittedError("build the model from an AnnData (ExpressionGAN(adata)) before fit")
+        if self.trainer is None:
+            path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
+            self.trainer = AdversarialTrainer(self.problem, self.config.train, self.seed, path, self.device)
+        if resume and self.trainer.checkpoint_path is None:
+            raise CheckpointError("resume=True needs the checkpoint_dir of the interrupted run")
+        self.trainer.fit(max_steps, max_seconds=max_seconds, resume=resume, progress=progress)
+        self._sampler = self.trainer.sampling_generator()
+        self.train_seconds = self.trainer.elapsed
+        return self
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """Per-step training log (losses, Wasserstein estimate, gradient penalty, diversity, validation)."""
+        if self.trainer is not None:
+            return pd.DataFrame(self.trainer.history)
+        return getattr(self, "_history", pd.DataFrame())
+
+    # ------------------------------------------------------------------ sampling
+    def sample(
+        self,
+        n: int | None = None,
+        labels: dict[str, int] | list[str] | None = None,
+        seed: int = 0,
+        batch_size: int = 4096,
+    ) -> ad.AnnData:
+        """Generate cells with integer counts.
+
+        Parameters
+        ----------
+        n
+            Number of cells, split across labels in the training proportions (ignored when ``labels``
+            is given).
+        labels
+            ``{label: count}`` or one label per cell.
+        seed
+            Seeds the sampling (same seed -> same cells on CPU).
+        batch_size
+            Cells generated per forward pass.
+
+        Returns
+        -------
+        AnnData
+            Counts in ``.X`` (CSR) and ``layers["counts"]``, labels in ``obs[labels_key]``, genes in
+            ``var_names``.
+        """
+        if self._sampler is None:
+            raise NotFittedError("call fit() (or load a trained model) before sample()")
+        codes = self._requested_codes(n, labels, seed)
+        chunks = []
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed)
+            self._sampler.eval()
+            for start in range(0, len(codes), batch_size):
+                labels_t = torch.from_numpy(codes[start : start + batch_size]).to(self.device)
+                y = self.problem.sample_components(labels_t)
+                counts = self.problem.generate_counts(y, self.problem.sample_library_sizes(y), self._sampler)
+                chunks.append(sp.csr_matrix(counts.cpu().numpy().astype(np.float32)))
+        X = sp.vstack(chunks).tocsr() if chunks else sp.csr_matrix((0, len(self.genes)), dtype=np.float32)
+        obs = pd.DataFrame(index=[f"synthetic_{i}" for i in range(len(codes))])
+        obs[self.labels_key or "label"] = pd.Categorical.from_codes(codes, categories=self.categories)
+        out = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=self.genes))
+        out.layers["counts"] = X.copy()
+        out.uns["biogan"] = {"model": "ExpressionGAN", "seed": seed, "version": biogan.__version__}
+        return out
+
+    def _requested_codes(
+        self, n: int | None, labels: dict[str, int] | list[str] | None, seed: int
+    ) -> np.ndarray:
+        lookup = {name: i for i, name in enumerate(self.categories)}
+        if labels is not None:
+            items = labels.items() if isinstance(labels, dict) else [(lab, 1) for lab in labels]
+            unknown = sorted({str(lab) for lab, _ in items if str(lab) not in lookup})
+            if unknown:
+                raise UnknownLabelError(f"the model never saw label(s) {unknown}; it knows {self.categories}")
+            if any(int(k) < 0 for _, k in items):
+                raise InvalidDataError("label counts must be non-negative")
+            return np.concatenate([np.full(int(k), lookup[str(lab)]) for lab, k in items]).astype(np.int64)
+        if n is None or n < 0:
+            raise InvalidDataError("give n (number of cells) or labels={label: count}")
+        problem = self.problem
+        freqs = np.bincount(
+            problem.component_label.cpu().numpy(),
+            weights=problem.component_size.cpu().numpy(),
+            minlength=len(self.categories),
+        )
+        rng = np.random.default_rng(seed)
+        return np.sort(rng.choice(len(self.categories), size=n, p=freqs / freqs.sum())).astype(np.int64)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``config.json``, ``model.pt`` (weights, EMA sampler, statistics) and ``history.csv``."""
+        if self._sampler is None:
+            raise NotFittedError("nothing to save: call fit() first")
+        path = Path(path)
+        save_state(
+            path / MODEL_FILE, {"problem": self.problem.state_dict(), "sampler": self._sampler.state_dict()}
+        )
+        history = self.history
+        atomic_write(path / HISTORY_FILE, lambda p: history.to_csv(p, index=False), suffix=".csv")
+        write_json(path / CONFIG_FILE, self._metadata())
+        return path
+
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            "model": type(self).__name__,
+            "biogan_version": biogan.__version__,
+            "config": config_to_dict(self.config),
+            "seed": self.seed,
+            "layer": self.layer,
+            "labels_key": self.labels_key,
+            "categories": self.categories,
+            "genes": self.genes,
+            "n_components": len(self.problem.component_label),
+            "steps": self.trainer.step if self.trainer else getattr(self, "_steps", 0),
+            "train_seconds": self.train_seconds,
+            "warnings": self.trainer.warnings if self.trainer else [],
+        }
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike, adata: ad.AnnData | None = None, device: str = "auto"
+    ) -> ExpressionGAN:
+        """Load a model written by :meth:`save`; ``adata`` (optional) is checked against its genes."""
+        path = Path(path)
+        meta = _read_metadata(path / CONFIG_FILE, cls.__name__)
+        try:
+            config = config_from_dict(ExpressionGANConfig, meta["config"])
+            model = cls(config=config, seed=meta["seed"], device=device)
+            model.layer, model.labels_key = meta["layer"], meta["labels_key"]
+            model.categories, model.genes = list(meta["categories"]), list(meta["genes"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(
+                f"{path / CONFIG_FILE} is not a valid ExpressionGAN config ({err})"
+            ) from None
+        if adata is not None:
+            CountData.from_anndata(adata, model.layer, model.labels_key, model.categories, model.genes)
+        state = load_state(path / MODEL_FILE, model.device)
+        n_components = int(meta.get("n_components", len(model.categories)))
+        model.problem = CountGANProblem(len(model.genes), n_components, config).to(model.device)
+        try:
+            for name in ("lib_log", "lib_codes"):  # sized by the training data: take the saved size
+                setattr(model.problem, name, torch.empty_like(state["problem"][name]))
+            model.problem.load_state_dict(state["problem"])
+            model._sampler = make_generator(len(model.genes), n_components, config).to(model.device)
+            model._sampler.load_state_dict(state["sampler"])
+        except (KeyError, RuntimeError) as err:
+            raise CheckpointError(
+                f"{path / MODEL_FILE} does not match its config ({str(err)[:200]})"
+            ) from None
+        model.train_seconds = float(meta.get("train_seconds", 0.0))
+        model._steps = int(meta.get("steps", 0))
+        if (path / HISTORY_FILE).exists():
+            model._history = pd.read_csv(path / HISTORY_FILE)
+        return model
+
+
+def _apply_overrides(config: ExpressionGANConfig, overrides: dict[str, Any]) -> ExpressionGANConfig:
+    """Return ``config`` with ``overrides`` applied; training settings are routed to ``config.train``."""
+    if not overrides:
+        return config
+    values = config_to_dict(config)
+    train_fields = set(values["train"])
+    for key, value in overrides.items():
+        if key in train_fields:
+            values["train"][key] = value
+        else:
+            values[key] = value
+    return config_from_dict(type(config), values)
+
+
+def _read_metadata(path: Path, expected: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist: is {path.parent} a saved biogan model?")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path} is corrupt ({err})") from None
+    if not isinstance(meta, dict) or meta.get("model") != expected:
+        raise CheckpointError(f"{path} does not describe a saved {expected}")
+    return meta
+
+
+__all__ = ["CountGANProblem", "ExpressionGAN", "ExpressionGANConfig", "sample_counts"]

@@ -1,0 +1,162 @@
+"""ExpressionGAN: training, sampling, persistence, resume and errors on a tiny model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY
+
+import biogan
+from biogan.errors import (
+    CheckpointError,
+    GeneMismatchError,
+    InvalidDataError,
+    NotFittedError,
+    OutputPathError,
+    UnknownLabelError,
+)
+
+
+def _weights(model):
+    return {k: v.clone() for k, v in model.problem.state_dict().items()}
+
+
+def test_sample_returns_integer_counts_with_labels_and_genes(tiny_model, small):
+    synth = tiny_model.sample(labels={"CD14+ Monocyte": 7, "CD34+": 3}, seed=0)
+    X = synth.X.toarray()
+    assert synth.shape == (10, small.n_vars)
+    assert list(synth.var_names) == list(small.var_names)
+    assert X.min() >= 0 and np.all(X == np.rint(X))
+    np.testing.assert_array_equal(synth.layers["counts"].toarray(), X)
+    counts = synth.obs["cell_type"].value_counts()
+    assert counts[counts > 0].to_dict() == {"CD14+ Monocyte": 7, "CD34+": 3}
+
+
+def test_library_sizes_vary_per_type_like_the_data(small):
+    model = biogan.ExpressionGAN(small, seed=0, device="cpu", **TINY).fit(max_steps=2, progress=False)
+    synth = model.sample(labels={"Dendritic": 200, "CD19+ B": 200}, seed=0)
+    lib = np.asarray(synth.X.sum(1)).ravel()
+    types = synth.obs["cell_type"].to_numpy()
+    real_lib = np.asarray(small.X.sum(1)).ravel()
+    real_types = small.obs["cell_type"].to_numpy()
+    for t in ("Dendritic", "CD19+ B"):
+        real_med = np.median(real_lib[real_types == t])
+        assert abs(np.median(lib[types == t]) / real_med - 1) < 0.25
+        assert np.std(np.log(lib[types == t])) > 0.1  # not a fixed library size (scGAN's flaw)
+
+
+def test_sample_n_follows_training_proportions(tiny_model):
+    synth = tiny_model.sample(n=300, seed=0)
+    assert synth.n_obs == 300
+    assert synth.obs["cell_type"].value_counts().idxmax() == "Dendritic"
+
+
+def test_same_seed_same_weights_and_samples(small):
+    a = biogan.ExpressionGAN(small, seed=3, device="cpu", **TINY).fit(max_steps=3, progress=False)
+    b = biogan.ExpressionGAN(small, seed=3, device="cpu", **TINY).fit(max_steps=3, progress=False)
+    for key, value in _weights(a).items():
+        torch.testing.assert_close(value, _weights(b)[key], rtol=0, atol=0)
+    np.testing.assert_array_equal(a.sample(n=50, seed=1).X.toarray(), b.sample(n=50, seed=1).X.toarray())
+    assert not np.array_equal(a.sample(n=50, seed=1).X.toarray(), a.sample(n=50, seed=2).X.toarray())
+
+
+def test_resume_ends_in_the_same_weights_as_an_uninterrupted_run(small, tmp_path):
+    full = biogan.ExpressionGAN(small, seed=0, device="cpu", **TINY)
+    full.fit(max_steps=6, progress=False)
+    first = biogan.ExpressionGAN(small, seed=0, device="cpu", **TINY)
+    first.fit(max_steps=3, checkpoint_dir=tmp_path, progress=False)  # "interrupted" after 3 steps
+    resumed = biogan.ExpressionGAN(small, seed=0, device="cpu", **TINY)
+    resumed.fit(max_steps=6, checkpoint_dir=tmp_path, resume=True, progress=False)
+    assert resumed.trainer.step == 6
+    for key, value in _weights(full).items():
+        torch.testing.assert_close(value, _weights(resumed)[key], rtol=0, atol=0)
+    for key, value in full.trainer.ema.state_dict().items():
+        torch.testing.assert_close(value, resumed.trainer.ema.state_dict()[key], rtol=0, atol=0)
+    assert resumed.history.equals(full.history.assign(elapsed_s=resumed.history["elapsed_s"]))
+    assert resumed.trainer.best["step"] == full.trainer.best["step"]
+
+
+def test_history_logs_losses_and_collapse_signal(tiny_model):
+    history = tiny_model.history
+    for column in ("critic_loss", "generator_loss", "gradient_penalty", "wasserstein", "diversity_ratio"):
+        assert column in history and history[column].notna().all()
+    assert history["step"].tolist() == [2.0, 4.0]
+
+
+def test_save_load_round_trip(tiny_model, small, tmp_path):
+    tiny_model.save(tmp_path / "m")
+    assert {p.name for p in (tmp_path / "m").iterdir()} >= {"config.json", "model.pt", "history.csv"}
+    loaded = biogan.ExpressionGAN.load(tmp_path / "m", adata=small, device="cpu")
+    np.testing.assert_array_equal(
+        loaded.sample(n=40, seed=5).X.toarray(), tiny_model.sample(n=40, seed=5).X.toarray()
+    )
+    assert loaded.config == tiny_model.config
+    assert len(loaded.history) == len(tiny_model.history)
+
+
+def test_load_rejects_a_different_gene_set(tiny_model, small, tmp_path):
+    tiny_model.save(tmp_path / "m")
+    with pytest.raises(GeneMismatchError, match="genes do not match"):
+        biogan.ExpressionGAN.load(tmp_path / "m", adata=small[:, :50].copy())
+
+
+def test_corrupt_and_truncated_checkpoints_get_clear_errors(tiny_model, tmp_path):
+    tiny_model.save(tmp_path / "m")
+    weights = tmp_path / "m" / "model.pt"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        biogan.ExpressionGAN.load(tmp_path / "m")
+    weights.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="model.pt"):
+        biogan.ExpressionGAN.load(tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="config.json"):
+        biogan.ExpressionGAN.load(tmp_path / "m")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        biogan.ExpressionGAN.load(tmp_path / "nowhere")
+
+
+def test_resume_from_a_corrupt_checkpoint_fails_clearly(small, tmp_path):
+    (tmp_path / "checkpoint.pt").write_bytes(b"\x00" * 10)
+    model = biogan.ExpressionGAN(small, seed=0, device="cpu", **TINY)
+    with pytest.raises(CheckpointError, match="checkpoint"):
+        model.fit(max_steps=2, checkpoint_dir=tmp_path, resume=True, progress=False)
+
+
+def test_sampling_errors(tiny_model, small):
+    with pytest.raises(UnknownLabelError, match="never saw label"):
+        tiny_model.sample(labels={"Neuron": 5})
+    with pytest.raises(InvalidDataError):
+        tiny_model.sample()
+    with pytest.raises(NotFittedError):
+        biogan.ExpressionGAN(small, device="cpu", **TINY).sample(n=5)
+
+
+def test_save_to_an_unwritable_place(tiny_model, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputPathError):
+        tiny_model.save(blocker / "model")
+
+
+def test_unconditional_model(small):
+    adata = small.copy()
+    biogan.ExpressionGAN.setup_anndata(adata, layer="counts")
+    model = biogan.ExpressionGAN(adata, seed=0, device="cpu", **TINY).fit(max_steps=2, progress=False)
+    assert model.sample(n=12).n_obs == 12
+
+
+def test_bad_config_values_are_named():
+    with pytest.raises(ValueError, match="unknown loss"):
+        biogan.ExpressionGANConfig(loss="wasserstein")
+    with pytest.raises(TypeError, match="no setting"):
+        biogan.ExpressionGAN(n_critics=3)
+
+
+@pytest.mark.parametrize("loss", ["minimax", "hinge"])
+def test_other_losses_and_spectral_norm_train(small, loss):
+    model = biogan.ExpressionGAN(
+        small, seed=0, device="cpu", loss=loss, gp_weight=0.0, spectral_norm=True, **TINY
+    ).fit(max_steps=2, progress=False)
+    assert np.isfinite(model.history["generator_loss"]).all()
