@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/biogan demo --out demo_output
 
 test: $(STAMP)
-	$(BIN)/pytest -q -m "not slow or slow"
+	$(BIN)/pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/expression_pbmc.py

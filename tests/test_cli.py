@@ -17,8 +17,19 @@ def _train(small, tmp_path, *extra):
     write_h5ad(small, tmp_path / "cells.h5ad")
     return runner.invoke(
         app,
-        ["train", "expression", str(tmp_path / "cells.h5ad"), "--labels-key", "cell_type",
-         "--out", str(tmp_path / "model"), *TINY_ARGS, "--device", "cpu", *extra],
+        [
+            "train",
+            "expression",
+            str(tmp_path / "cells.h5ad"),
+            "--labels-key",
+            "cell_type",
+            "--out",
+            str(tmp_path / "model"),
+            *TINY_ARGS,
+            "--device",
+            "cpu",
+            *extra,
+        ],
     )
 
 
@@ -27,8 +38,17 @@ def test_train_then_sample(small, tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "model" / "model.pt").exists() and (tmp_path / "model" / "checkpoint.pt").exists()
     result = runner.invoke(
-        app, ["sample", str(tmp_path / "model"), "-o", str(tmp_path / "s.h5ad"),
-              "--labels", "CD19+ B=4,Dendritic=6", "--device", "cpu"],
+        app,
+        [
+            "sample",
+            str(tmp_path / "model"),
+            "-o",
+            str(tmp_path / "s.h5ad"),
+            "--labels",
+            "CD19+ B=4,Dendritic=6",
+            "--device",
+            "cpu",
+        ],
     )
     assert result.exit_code == 0, result.output
     synth = ad.read_h5ad(tmp_path / "s.h5ad")
@@ -48,7 +68,9 @@ def test_errors_are_one_line_with_exit_code_2(small, tmp_path):
     assert result.exit_code == 2
     assert "error: obs has no column 'no_such_column'" in result.output
     assert "Traceback" not in result.output
-    result = runner.invoke(app, ["sample", str(tmp_path / "nowhere"), "-o", str(tmp_path / "s.h5ad"), "-n", "3"])
+    result = runner.invoke(
+        app, ["sample", str(tmp_path / "nowhere"), "-o", str(tmp_path / "s.h5ad"), "-n", "3"]
+    )
     assert result.exit_code == 2 and "does not exist" in result.output
     assert _train(small, tmp_path).exit_code == 0
     result = runner.invoke(

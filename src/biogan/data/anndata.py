@@ -26,7 +26,7 @@ def get_matrix(adata: ad.AnnData, layer: str | None) -> np.ndarray | sp.spmatrix
 
 
 def _counts_hint(adata: ad.AnnData, layer: str | None) -> str:
-    others = [name for name in adata.layers.keys() if name != layer]
+    others = [name for name in adata.layers if name != layer]
     if others:
         return (
             f"Pass the layer that holds raw counts, e.g. layer={others[0]!r} (layers: {', '.join(others)})."
@@ -71,7 +71,7 @@ def registered_keys(adata: ad.AnnData) -> tuple[str | None, str | None]:
     """The ``(layer, labels_key)`` that :func:`setup_anndata` stored."""
     if SETUP_KEY not in adata.uns:
         raise InvalidDataError(
-            "call biogan.ExpressionGAN.setup_anndata(adata, layer=..., labels_key=...) before building a model"
+            "call biogan.ExpressionGAN.setup_anndata(adata, layer=..., labels_key=...) first"
         )
     reg = adata.uns[SETUP_KEY]
     return reg["layer"] or None, reg["labels_key"] or None

@@ -16,6 +16,23 @@ def log_normalize(counts: np.ndarray | sp.spmatrix, target_sum: float = TARGET_S
     return np.log1p(X / np.maximum(lib, 1) * target_sum).astype(np.float32)
 
 
+def log_normalized_chunks(X: sp.spmatrix | np.ndarray, chunk_size: int = 8192):
+    """Yield :func:`log_normalize` of consecutive row blocks (never densifies the whole matrix)."""
+    for start in range(0, X.shape[0], chunk_size):
+        yield log_normalize(X[start : start + chunk_size])
+
+
+def log_moments(X: sp.spmatrix | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene mean and standard deviation of log-normalised expression, streamed over row blocks."""
+    total = np.zeros(X.shape[1])
+    total_sq = np.zeros(X.shape[1])
+    for block in log_normalized_chunks(X):
+        total += block.sum(0, dtype=np.float64)
+        total_sq += np.square(block, dtype=np.float64).sum(0)
+    mean = total / X.shape[0]
+    return mean.astype(np.float32), np.sqrt(np.maximum(total_sq / X.shape[0] - mean**2, 0)).astype(np.float32)
+
+
 def log_normalize_torch(counts: torch.Tensor, target_sum: float = TARGET_SUM) -> torch.Tensor:
     """Torch twin of :func:`log_normalize` (differentiable)."""
     return torch.log1p(counts / counts.sum(1, keepdim=True).clamp_min(1.0) * target_sum)
@@ -45,14 +62,17 @@ def nb_dispersion(X: sp.csr_matrix, codes: np.ndarray, n_classes: int, max_theta
     Counts are first scaled to each class's median library size, so ``var = mu + mu^2 / theta`` is
     read off size-normalised counts. Genes with no over-dispersion get ``max_theta`` (near Poisson).
     """
+    X = sp.csr_matrix(X)
     lib = np.maximum(library_sizes(X), 1)
     theta = np.full((n_classes, X.shape[1]), max_theta)
     for k in range(n_classes):
         mask = codes == k
-        if mask.sum() < 2:
+        n = int(mask.sum())
+        if n < 2:
             continue
-        scaled = (sp.diags(np.median(lib[mask]) / lib[mask]) @ X[mask]).toarray()
-        mu, var = scaled.mean(0), scaled.var(0, ddof=1)
+        scaled = sp.diags(np.median(lib[mask]) / lib[mask]) @ X[mask]  # stays sparse
+        mu = np.asarray(scaled.mean(0)).ravel()
+        var = (np.asarray(scaled.multiply(scaled).mean(0)).ravel() - mu**2) * n / (n - 1)
         excess = var - mu
         with np.errstate(divide="ignore", invalid="ignore"):
             est = np.where(excess > 1e-8, mu**2 / excess, max_theta)
@@ -61,7 +81,7 @@ def nb_dispersion(X: sp.csr_matrix, codes: np.ndarray, n_classes: int, max_theta
 
 
 def subclusters(
-    log_x: np.ndarray,
+    X: sp.spmatrix | np.ndarray,
     codes: np.ndarray,
     n_classes: int,
     cells_per_cluster: int = 60,
@@ -69,7 +89,7 @@ def subclusters(
     n_pcs: int = 20,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Split each class into k-means sub-clusters on principal components of ``log_x``.
+    """Split each class into k-means sub-clusters on principal components of log-normalised ``X``.
 
     A cell-type label often covers several states (sorted "Dendritic" cells in pbmc68k include
     monocyte-like ones); conditioning the generator on such sub-clusters, as cscGAN does with Louvain
@@ -86,11 +106,13 @@ def subclusters(
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
 
-    k_pcs = int(min(n_pcs, log_x.shape[1], max(len(log_x) - 1, 1)))
-    # PCA and k-means on at most 50k cells keep this seconds even for atlases.
+    n_cells = X.shape[0]
+    k_pcs = int(min(n_pcs, X.shape[1], max(n_cells - 1, 1)))
+    # PCA fit on at most 50k cells, projection streamed in blocks: seconds even for atlases.
     rng = np.random.default_rng(seed)
-    fit_rows = rng.choice(len(log_x), min(len(log_x), 50_000), replace=False)
-    pcs = PCA(k_pcs, random_state=seed).fit(log_x[fit_rows]).transform(log_x)
+    fit_rows = np.sort(rng.choice(n_cells, min(n_cells, 50_000), replace=False))
+    pca = PCA(k_pcs, random_state=seed).fit(log_normalize(X[fit_rows]))
+    pcs = np.vstack([pca.transform(block) for block in log_normalized_chunks(X)])
     component_codes = np.zeros(len(codes), dtype=np.int64)
     component_class: list[int] = []
     for k in range(n_classes):

@@ -24,7 +24,7 @@ CountsLike = ad.AnnData | np.ndarray | sp.spmatrix
 def as_counts(data: CountsLike) -> np.ndarray:
     """Dense counts from an AnnData (``layers["counts"]`` if present, else ``.X``) or a matrix."""
     if isinstance(data, ad.AnnData):
-        data = data.layers["counts"] if "counts" in data.layers else data.X
+        data = data.layers.get("counts", data.X)
     return data.toarray() if sp.issparse(data) else np.asarray(data, dtype=np.float64)
 
 

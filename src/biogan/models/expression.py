@@ -33,6 +33,7 @@ from biogan.data.anndata import CountData, registered_keys, setup_anndata
 from biogan.data.preprocessing import (
     class_mean_profiles,
     library_sizes,
+    log_moments,
     log_normalize,
     log_normalize_torch,
     nb_dispersion,
@@ -94,15 +95,15 @@ class ExpressionGANConfig:
     noise_dim: int = 64
     generator_hidden: tuple[int, ...] = (256, 512)
     critic_hidden: tuple[int, ...] = (512, 256)
-    critic_dropout: float = 0.0
+    critic_dropout: float = 0.3
     spectral_norm: bool = False
     loss: str = "wgan-gp"
     gp_weight: float = 10.0
     count_noise: str = "nb"
     dispersion_scale: float = 1.0
     learn_dispersion: bool = True
-    thinning: float = 0.0
-    cells_per_subcluster: int = 60
+    thinning: float = 0.5
+    cells_per_subcluster: int = 30
     max_subclusters: int = 12
     n_monitor: int = 512
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -161,16 +162,14 @@ class CountGANProblem(AdversarialProblem):
         lib = library_sizes(data.X)
         if (lib == 0).any():
             raise InvalidDataError(f"{int((lib == 0).sum())} cells have no counts at all; remove them first")
-        log_x = log_normalize(data.X)
-        components, component_label = split_labels(log_x, data.codes, len(data.categories), config, seed)
+        components, component_label = split_labels(data.X, data.codes, len(data.categories), config, seed)
         problem = cls(data.X.shape[1], len(component_label), config)
-        problem.fit_statistics(data, log_x, components, component_label, seed)
+        problem.fit_statistics(data, components, component_label, seed)
         return problem
 
     def fit_statistics(
         self,
         data: CountData,
-        log_x: np.ndarray,
         components: np.ndarray,
         component_label: np.ndarray,
         seed: int,
@@ -186,24 +185,26 @@ class CountGANProblem(AdversarialProblem):
             self.component_label.copy_(torch.from_numpy(component_label))
             self.component_size.copy_(torch.from_numpy(np.bincount(components, minlength=n_components)))
             self.generator.log_theta.copy_(torch.from_numpy(np.log(theta)))
-            self.gene_mean.copy_(torch.from_numpy(log_x.mean(0)))
-            self.gene_std.copy_(torch.from_numpy(log_x.std(0)).clamp_min(1e-2))
+            gene_mean, gene_std = log_moments(data.X)
+            self.gene_mean.copy_(torch.from_numpy(gene_mean))
+            self.gene_std.copy_(torch.from_numpy(gene_std).clamp_min(1e-2))
             self.log_lib_center.fill_(float(np.log(lib).mean()))
             self.log_lib_scale.fill_(float(max(np.log(lib).std(), 1e-3)))
             self.lib_log = torch.from_numpy(np.log(lib)).float()
             self.lib_codes = torch.from_numpy(components)
             self.generator.class_offset.weight.copy_(torch.from_numpy(np.log(profiles + 1e-8)))
-        self._prepare_monitor(log_x, seed)
+        self._prepare_monitor(seed)
 
-    def _prepare_monitor(self, log_x: np.ndarray, seed: int) -> None:
+    def _prepare_monitor(self, seed: int) -> None:
         """Fix a reference set of real cells, their noise and a PCA basis for diagnostics."""
         assert self.data is not None
         rng = np.random.default_rng(seed)
         n = min(self.config.n_monitor, self.data.n_cells)
         idx = np.sort(rng.choice(self.data.n_cells, n, replace=False))
-        x = torch.from_numpy((log_x[idx] - self.gene_mean.cpu().numpy()) / self.gene_std.cpu().numpy())
-        centred = x - x.mean(0)
-        _, _, v = torch.linalg.svd(centred, full_matrices=False)
+        log_x = torch.from_numpy(log_normalize(self.data.X[idx]))
+        x = (log_x - self.gene_mean.cpu()) / self.gene_std.cpu()
+        # The validation basis is fit on unstandardised log expression, like the C2ST of the benchmarks.
+        _, _, v = torch.linalg.svd(log_x - log_x.mean(0), full_matrices=False)
         gen = torch.Generator().manual_seed(seed)
         tensors = {
             "x": x,
@@ -211,7 +212,7 @@ class CountGANProblem(AdversarialProblem):
             "log_lib": self.lib_log[idx],
             "z": torch.randn(n, self.config.noise_dim, generator=gen),
             "basis": v[:30].T.contiguous(),
-            "center": x.mean(0),
+            "center": log_x.mean(0),
         }
         # Non-persistent buffers follow .to(device) but are never saved: no training cells in model files.
         for key, value in tensors.items():
@@ -301,11 +302,14 @@ class CountGANProblem(AdversarialProblem):
 
     @torch.no_grad()
     def validation_score(self, generator: nn.Module) -> float | None:
-        """MMD^2 between generated and real reference cells on 30 principal components."""
+        """MMD^2 between generated and real reference cells on 30 principal components of log expression."""
         if not self._monitor:
             return None
         m = self._monitor
-        project = lambda x: (x - m["center"]) @ m["basis"]  # noqa: E731
+
+        def project(x: torch.Tensor) -> torch.Tensor:  # standardised critic view -> PCs of log expression
+            return (x * self.gene_std + self.gene_mean - m["center"]) @ m["basis"]
+
         return float(mmd2_rbf(project(self._monitor_fake(generator)), project(m["x"])))
 
 
@@ -334,12 +338,12 @@ def make_generator(n_genes: int, n_components: int, config: ExpressionGANConfig)
 
 
 def split_labels(
-    log_x: np.ndarray, codes: np.ndarray, n_labels: int, config: ExpressionGANConfig, seed: int
+    X: sp.spmatrix, codes: np.ndarray, n_labels: int, config: ExpressionGANConfig, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Component of every cell and the label of every component (identity when the split is off)."""
     if config.cells_per_subcluster <= 0:
         return codes.copy(), np.arange(n_labels, dtype=np.int64)
-    return subclusters(log_x, codes, n_labels, config.cells_per_subcluster, config.max_subclusters, seed=seed)
+    return subclusters(X, codes, n_labels, config.cells_per_subcluster, config.max_subclusters, seed=seed)
 
 
 def mmd2_rbf(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -361,7 +365,9 @@ class ExpressionGAN:
         Registered with :meth:`setup_anndata`; ``None`` only when loading a saved model.
     config
         Hyperparameters; keyword ``overrides`` replace single fields (``n_critic=3`` etc. go to
-        ``config.train``).
+        ``config.train``). The defaults were chosen on the pbmc68k benchmark (see BENCHMARKS.md):
+        count-space augmentation (``thinning``) and critic dropout stop the critic from memorising a
+        few hundred cells, which otherwise makes sample quality fall as training goes on.
     seed
         Seeds training and the monitor set; same seed, same data -> same weights and samples on CPU.
     device
@@ -580,8 +586,7 @@ class ExpressionGAN:
             ) from None
         model.train_seconds = float(meta.get("train_seconds", 0.0))
         model._steps = int(meta.get("steps", 0))
-        if (path / HISTORY_FILE).exists():
-            model._history = pd.read_csv(path / HISTORY_FILE)
+        model._history = _read_history(path / HISTORY_FILE)
         return model
 
 
@@ -597,6 +602,14 @@ def _apply_overrides(config: ExpressionGANConfig, overrides: dict[str, Any]) -> 
         else:
             values[key] = value
     return config_from_dict(type(config), values)
+
+
+def _read_history(path: Path) -> pd.DataFrame:
+    """The saved training history; empty when training was too short to log a row."""
+    try:
+        return pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return pd.DataFrame()
 
 
 def _read_metadata(path: Path, expected: str) -> dict[str, Any]:

@@ -60,7 +60,7 @@ class ConditionalMLPGenerator(nn.Module):
         if covariates is not None:
             parts.append(covariates)
         h = torch.cat(parts, dim=1)
-        for linear, norm in zip(self.linears, self.norms):
+        for linear, norm in zip(self.linears, self.norms, strict=True):
             h = torch.relu(norm(linear(h), y))
         return self.out(h) + self.class_offset(y)
 

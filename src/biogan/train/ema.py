@@ -18,7 +18,7 @@ def make_ema(module: nn.Module) -> nn.Module:
 @torch.no_grad()
 def update_ema(ema: nn.Module, module: nn.Module, decay: float) -> None:
     """``ema <- decay * ema + (1 - decay) * module`` for parameters; buffers are copied."""
-    for p_ema, p in zip(ema.parameters(), module.parameters()):
+    for p_ema, p in zip(ema.parameters(), module.parameters(), strict=True):
         p_ema.lerp_(p, 1.0 - decay)
-    for b_ema, b in zip(ema.buffers(), module.buffers()):
+    for b_ema, b in zip(ema.buffers(), module.buffers(), strict=True):
         b_ema.copy_(b)

@@ -50,7 +50,7 @@ class TrainConfig:
     """
 
     batch_size: int = 128
-    n_critic: int = 5
+    n_critic: int = 3
     lr_generator: float = 1e-4
     lr_critic: float = 3e-4
     beta1: float = 0.5
