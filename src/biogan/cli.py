@@ -107,14 +107,15 @@ def sample(
 @friendly_errors
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder")] = Path("biogan_demo"),
-    max_minutes: Annotated[float, typer.Option(help="Training budget")] = 2.0,
+    max_steps: Annotated[int, typer.Option(help="Generator steps")] = 400,
+    max_minutes: Annotated[float, typer.Option(help="Wall-clock cap on training")] = 3.0,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option()] = "auto",
 ) -> None:
     """Train on the bundled PBMC data (train half), sample the held-out half, print metrics."""
     from biogan.demo import run_demo
 
-    run_demo(out, max_seconds=max_minutes * 60, seed=seed, device=device)
+    run_demo(out, max_steps=max_steps, max_seconds=max_minutes * 60, seed=seed, device=device)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -13,7 +13,9 @@ from biogan.models import ExpressionGAN
 from biogan.models.baselines import NegativeBinomialBaseline
 
 
-def run_demo(out: Path, max_seconds: float = 120.0, seed: int = 0, device: str = "auto") -> pd.DataFrame:
+def run_demo(
+    out: Path, max_steps: int = 400, max_seconds: float = 180.0, seed: int = 0, device: str = "auto"
+) -> pd.DataFrame:
     """Train on half of pbmc68k, sample the other half's composition, and compare against it.
 
     Writes ``model/``, ``synthetic.h5ad`` and ``metrics.csv`` into ``out`` and returns the metrics.
@@ -24,7 +26,7 @@ def run_demo(out: Path, max_seconds: float = 120.0, seed: int = 0, device: str =
     print(f"pbmc68k: {train.n_obs} training cells, {heldout.n_obs} held-out cells, {adata.n_vars} genes")
     ExpressionGAN.setup_anndata(train, layer="counts", labels_key="cell_type")
     model = ExpressionGAN(train, seed=seed, device=device)
-    model.fit(max_steps=100_000, max_seconds=max_seconds, checkpoint_dir=out / "model")
+    model.fit(max_steps=max_steps, max_seconds=max_seconds, checkpoint_dir=out / "model")
     model.save(out / "model")
     composition = heldout.obs["cell_type"].value_counts().to_dict()
     synthetic = model.sample(labels=composition, seed=seed)
