@@ -13,7 +13,7 @@ from typing import Any
 def _child(fn: Callable[..., Any], args: tuple, queue: mp.Queue) -> None:
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # 2 threads stall when anything else shares the 2 cores
     start = time.perf_counter()
     result = fn(*args)
     seconds = time.perf_counter() - start

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 from typer.testing import CliRunner
 
 from biogan.cli import app, parse_label_counts
@@ -82,3 +83,17 @@ def test_errors_are_one_line_with_exit_code_2(small, tmp_path):
 def test_parse_label_counts():
     assert parse_label_counts("B cell=5, CD4+/CD25 T Reg=2") == {"B cell": 5, "CD4+/CD25 T Reg": 2}
     assert parse_label_counts(None) is None
+
+
+def test_impute_is_registered_and_errors_are_one_line(tmp_path):
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(40, 4))
+    table[rng.random(table.shape) < 0.2] = np.nan
+    pd.DataFrame(table, columns=list("abcd"), index=[f"p{i}" for i in range(40)]).to_csv(tmp_path / "t.csv")
+    result = runner.invoke(app, ["impute", str(tmp_path / "t.csv"), "-o", str(tmp_path / "f.csv")])
+    assert result.exit_code == 0, result.output
+    filled = pd.read_csv(tmp_path / "f.csv", index_col=0)
+    assert list(filled.columns) == ["a", "b", "c", "d"] and filled.notna().all().all()
+    (tmp_path / "bad.csv").write_text("a,b\n1,x\n2,3\n")
+    result = runner.invoke(app, ["impute", str(tmp_path / "bad.csv"), "-o", str(tmp_path / "g.csv")])
+    assert result.exit_code == 2 and result.output.startswith("error:")

@@ -6,7 +6,19 @@ against synthetic with honest metrics.
 
 __version__ = "0.1.0"
 
-from biogan import datasets, errors, metrics
-from biogan.models import ExpressionGAN, ExpressionGANConfig
+from biogan import datasets, errors, metrics, plot
+from biogan.metrics.suite import evaluate
+from biogan.models import ExpressionGAN, ExpressionGANConfig, ExpressionVAE, ExpressionVAEConfig
 
-__all__ = ["ExpressionGAN", "ExpressionGANConfig", "__version__", "datasets", "errors", "metrics"]
+__all__ = [
+    "ExpressionGAN",
+    "ExpressionGANConfig",
+    "ExpressionVAE",
+    "ExpressionVAEConfig",
+    "__version__",
+    "datasets",
+    "errors",
+    "evaluate",
+    "metrics",
+    "plot",
+]

@@ -2,55 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
-from biogan.errors import BioganError
+from biogan._cli_utils import friendly_errors, parse_label_counts, pick_layer
+from biogan.impute.cli import impute
+from biogan.report.cli import compare_command, evaluate_command, report_command
 
 app = typer.Typer(help="Generative adversarial networks for biological data.", no_args_is_help=True)
 train_app = typer.Typer(help="Train a model on your data.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly_errors(func: F) -> F:
-    """Print a :class:`BioganError` (or a bad option value) as one line and exit with status 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (BioganError, ValueError) as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def parse_label_counts(text: str | None) -> dict[str, int] | None:
-    """``"B cell=500,T cell=500"`` -> ``{"B cell": 500, "T cell": 500}``."""
-    if not text:
-        return None
-    out: dict[str, int] = {}
-    for item in text.split(","):
-        label, sep, count = item.rpartition("=")
-        if not sep or not label.strip() or not count.strip().isdigit():
-            raise ValueError(f"cannot read {item!r}: write labels as 'name=count,name=count'")
-        out[label.strip()] = int(count)
-    return out
-
-
-def _pick_layer(adata: Any, layer: str | None) -> str | None:
-    """The layer the user named, else ``counts`` when present, else ``.X``."""
-    if layer is not None:
-        return layer
-    return "counts" if "counts" in adata.layers else None
 
 
 @train_app.command("expression")
@@ -73,7 +37,7 @@ def train_expression(
     from biogan.models import ExpressionGAN
 
     adata = read_cells(input)
-    ExpressionGAN.setup_anndata(adata, layer=_pick_layer(adata, layer), labels_key=labels_key)
+    ExpressionGAN.setup_anndata(adata, layer=pick_layer(adata, layer), labels_key=labels_key)
     model = ExpressionGAN(adata, seed=seed, device=device)
     max_seconds = max_minutes * 60 if max_minutes else None
     model.fit(max_steps=max_steps, max_seconds=max_seconds, resume=resume, checkpoint_dir=out)
@@ -103,6 +67,49 @@ def sample(
     typer.echo(f"wrote {synth.n_obs} cells x {synth.n_vars} genes to {output}")
 
 
+@app.command("augment")
+@friendly_errors
+def augment_cells(
+    input: Annotated[Path, typer.Argument(help="Cells with raw counts (.h5ad, 10x, .csv/.tsv)")],
+    labels_key: Annotated[str, typer.Option(help="obs column with the labels to grow")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .h5ad")],
+    target: Annotated[
+        str, typer.Option(help="'balanced', 'x2' or 'label=count,...' (final sizes)")
+    ] = "balanced",
+    model_dir: Annotated[
+        Path | None, typer.Option(help="A trained ExpressionGAN (default: train one)")
+    ] = None,
+    layer: Annotated[str | None, typer.Option(help="Layer with raw counts (default: 'counts' or X)")] = None,
+    min_confidence: Annotated[
+        float | None, typer.Option(help="Keep only cells a classifier assigns to their label this surely")
+    ] = None,
+    max_steps: Annotated[int, typer.Option(help="Generator steps when training a model")] = 400,
+    seed: Annotated[int, typer.Option()] = 0,
+    device: Annotated[str, typer.Option()] = "auto",
+) -> None:
+    """Append synthetic cells (flagged in obs['biogan_synthetic']) until labels reach TARGET."""
+    from biogan.augment import SYNTHETIC_KEY, augment
+    from biogan.data import read_cells, write_h5ad
+    from biogan.models import ExpressionGAN
+
+    adata = read_cells(input)
+    model = ExpressionGAN.load(model_dir, device=device) if model_dir else None
+    result = augment(
+        adata,
+        labels_key,
+        target,
+        model=model,
+        layer=pick_layer(adata, layer),
+        seed=seed,
+        max_steps=max_steps,
+        min_confidence=min_confidence,
+        device=device,
+    )
+    write_h5ad(result, out)
+    added = int(result.obs[SYNTHETIC_KEY].sum())
+    typer.echo(f"kept {adata.n_obs} real cells, added {added} synthetic cells; wrote {out}")
+
+
 @app.command("demo")
 @friendly_errors
 def demo(
@@ -116,6 +123,12 @@ def demo(
     from biogan.demo import run_demo
 
     run_demo(out, max_steps=max_steps, max_seconds=max_minutes * 60, seed=seed, device=device)
+
+
+app.command("impute")(friendly_errors(impute))
+app.command("evaluate")(evaluate_command)
+app.command("report")(report_command)
+app.command("compare")(compare_command)
 
 
 def main() -> None:  # pragma: no cover - console entry point

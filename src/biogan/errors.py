@@ -33,5 +33,9 @@ class OutputPathError(BioganError, OSError):
     """An output file or folder cannot be written."""
 
 
+class TrainingWarning(UserWarning):
+    """A training problem the user can act on (mode collapse, divergence, oscillation, no progress)."""
+
+
 class NotFittedError(BioganError, RuntimeError):
     """A method that needs a trained model was called before ``fit``."""

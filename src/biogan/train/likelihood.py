@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from biogan.errors import TrainingWarning
 from biogan.train.checkpoint import load_state, save_state
 from biogan.train.diagnostics import stalled
 
@@ -187,7 +189,7 @@ class LikelihoodTrainer:
             message = rule(self.history)
             if message and message not in self.warnings:
                 self.warnings.append(message)
-                tqdm.write(f"biogan warning (step {self.step}): {message}")
+                warnings.warn(f"step {self.step}: {message}", TrainingWarning, stacklevel=2)
 
     def _evaluate(self) -> None:
         self.problem.eval()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from biogan.errors import TrainingWarning
 from biogan.train.checkpoint import load_state, save_state
 from biogan.train.diagnostics import diagnose
 from biogan.train.ema import make_ema, update_ema
@@ -196,7 +198,7 @@ class AdversarialTrainer:
         for message in diagnose(self.history):
             if message not in self.warnings:
                 self.warnings.append(message)
-                tqdm.write(f"biogan warning (step {self.step}): {message}")
+                warnings.warn(f"step {self.step}: {message}", TrainingWarning, stacklevel=2)
 
     def _evaluate(self) -> None:
         with torch.random.fork_rng(devices=[]):

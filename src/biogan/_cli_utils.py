@@ -1,0 +1,47 @@
+"""Helpers shared by every command-line module: one-line errors, label parsing, layer choice."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+
+from biogan.errors import BioganError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Print a :class:`BioganError` (or a bad option value) as one line and exit with status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (BioganError, ValueError) as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_label_counts(text: str | None) -> dict[str, int] | None:
+    """``"B cell=500,T cell=500"`` -> ``{"B cell": 500, "T cell": 500}``."""
+    if not text:
+        return None
+    out: dict[str, int] = {}
+    for item in text.split(","):
+        label, sep, count = item.rpartition("=")
+        if not sep or not label.strip() or not count.strip().isdigit():
+            raise ValueError(f"cannot read {item!r}: write labels as 'name=count,name=count'")
+        out[label.strip()] = int(count)
+    return out
+
+
+def pick_layer(adata: Any, layer: str | None) -> str | None:
+    """The layer the user named, else ``counts`` when present, else ``.X``."""
+    if layer is not None:
+        return layer
+    return "counts" if "counts" in adata.layers else None

@@ -1,0 +1,78 @@
+"""``biogan impute``: fill the missing values of a .csv / .tsv table or an .h5ad layer with GANImputer.
+
+The main CLI registers :func:`impute` as a command (``app.command("impute")(impute)``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from biogan._utils import atomic_write
+from biogan.errors import InvalidDataError
+
+TABLE_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
+
+
+def _kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".h5ad":
+        return "h5ad"
+    if suffix in TABLE_SEPARATORS:
+        return suffix
+    raise InvalidDataError(f"cannot tell the format of {path}: use .csv, .tsv or .h5ad")
+
+
+def read_table(path: Path, index: bool = True) -> pd.DataFrame:
+    """A .csv/.tsv table (first column = row names when ``index``); empty cells and NA become missing."""
+    if not path.exists():
+        raise InvalidDataError(f"input {path} does not exist")
+    try:
+        return pd.read_csv(path, sep=TABLE_SEPARATORS[_kind(path)], index_col=0 if index else None)
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise InvalidDataError(f"cannot read {path}: {err}") from None
+
+
+def impute(
+    input: Annotated[Path, typer.Argument(help="Table with missing values: .csv, .tsv or .h5ad")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the filled table")],
+    layer: Annotated[str | None, typer.Option(help=".h5ad only: the layer to impute (default .X)")] = None,
+    random_state: Annotated[int, typer.Option("--random-state", "--seed", help="Seed")] = 0,
+    max_iter: Annotated[int, typer.Option(help="Generator steps of the GAN")] = 600,
+    categorical: Annotated[
+        str | None, typer.Option(help="Comma-separated columns to treat as categorical")
+    ] = None,
+    clip: Annotated[bool, typer.Option(help="Keep imputations within each column's observed range")] = True,
+    index: Annotated[bool, typer.Option(help="The first column of a table holds row names")] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+) -> Path:
+    """Impute every missing value of INPUT with GANImputer and write the result to OUTPUT atomically."""
+    from biogan.impute.imputer import GANImputer
+
+    in_kind, out_kind = _kind(input), _kind(output)
+    if (in_kind == "h5ad") != (out_kind == "h5ad"):
+        raise InvalidDataError("an .h5ad input needs an .h5ad output, and a table a .csv/.tsv output")
+    if layer is not None and in_kind != "h5ad":
+        raise InvalidDataError("--layer only applies to .h5ad input")
+    imputer = GANImputer(
+        categorical_features=[c.strip() for c in categorical.split(",")] if categorical else None,
+        clip=clip,
+        max_iter=max_iter,
+        random_state=random_state,
+        progress=progress,
+    )
+    if in_kind == "h5ad":
+        import anndata as ad
+
+        from biogan.data.readers import write_h5ad
+
+        if not input.exists():
+            raise InvalidDataError(f"input {input} does not exist")
+        filled = imputer.fit_transform(ad.read_h5ad(input), layer=layer)
+        return write_h5ad(filled, output)
+    frame = imputer.fit_transform(read_table(input, index), layer=None)
+    sep = TABLE_SEPARATORS[out_kind]
+    return atomic_write(output, lambda tmp: frame.to_csv(tmp, sep=sep, index=index), suffix=out_kind)

@@ -1,0 +1,188 @@
+"""Column types of a table to impute (continuous, integer/count, categorical) and their [0, 1] encoding.
+
+The imputer works on one float matrix: numeric columns min-max scaled to [0, 1] with their observed range,
+categorical columns one-hot encoded (a missing category is a missing block). Decoding maps back, clips to
+the observed range, rounds integer columns and picks a valid category for categorical ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from biogan.errors import InvalidDataError
+
+CONTINUOUS = "continuous"
+INTEGER = "integer"
+CATEGORICAL = "categorical"
+COLUMN_TYPES = (CONTINUOUS, INTEGER, CATEGORICAL)
+
+
+def _is_label_column(values: pd.Series) -> bool:
+    """Object/string columns are categorical when none of their values reads as a number."""
+    present = values.dropna()
+    numeric = pd.to_numeric(present, errors="coerce")
+    n_numbers = int(numeric.notna().sum())
+    if n_numbers == 0:
+        return True
+    if n_numbers < len(present):
+        example = present[numeric.isna()].iloc[0]
+        raise InvalidDataError(
+            f"column {values.name!r} mixes numbers with non-numeric values (e.g. {example!r}); "
+            "fix the typo, make the value missing (NaN), or declare the column in categorical_features"
+        )
+    return False
+
+
+def clean_table(frame: pd.DataFrame, categorical: Sequence[Hashable] = ()) -> pd.DataFrame:
+    """Numeric columns as float64 (missing = NaN), categorical columns as they are; reject bad values.
+
+    Raises :class:`InvalidDataError` for infinite or complex values, strings inside numeric columns, and
+    an empty table.
+    """
+    for axis, what in ((0, "sample"), (1, "feature")):
+        if frame.shape[axis] == 0:
+            raise InvalidDataError(
+                f"the data is empty: 0 {what}(s) (shape={frame.shape}) while a minimum of 1 is required."
+            )
+    out = {}
+    for name in frame.columns:
+        col = frame[name]
+        if (
+            name in categorical
+            or _is_categorical_dtype(col)
+            or (col.dtype == object and _is_label_column(col))
+        ):
+            out[name] = col.astype(object).where(col.notna(), None)
+            continue
+        if pd.api.types.is_complex_dtype(col):
+            raise InvalidDataError(f"Complex data not supported (column {name!r})")
+        values = pd.to_numeric(col, errors="coerce").astype(float)
+        values[col.isna()] = np.nan
+        if np.isinf(values).any():
+            raise InvalidDataError(
+                f"column {name!r} contains {int(np.isinf(values).sum())} infinite values; "
+                "replace them with finite numbers or NaN (missing)"
+            )
+        out[name] = values
+    return pd.DataFrame(out, index=frame.index, columns=frame.columns)
+
+
+def _is_categorical_dtype(col: pd.Series) -> bool:
+    return isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(col)
+
+
+def infer_column_types(
+    raw: pd.DataFrame,
+    clean: pd.DataFrame,
+    categorical: Sequence[Hashable] = (),
+    integer: Sequence[Hashable] | str = "auto",
+) -> list[str]:
+    """One of ``continuous`` / ``integer`` / ``categorical`` per column.
+
+    Categorical: declared, a pandas category/bool dtype, or text labels. Integer: declared, an integer
+    dtype, or (``integer="auto"``) a float column whose observed values are all whole numbers.
+    """
+    kinds = []
+    for name in clean.columns:
+        col = clean[name]
+        if col.dtype == object:
+            kinds.append(CATEGORICAL)
+        elif isinstance(integer, str):
+            observed = col.dropna().to_numpy()
+            whole = observed.size > 0 and bool(np.all(observed == np.round(observed)))
+            is_int = pd.api.types.is_integer_dtype(raw[name]) or whole
+            kinds.append(INTEGER if is_int else CONTINUOUS)
+        else:
+            is_int = name in integer or pd.api.types.is_integer_dtype(raw[name])
+            kinds.append(INTEGER if is_int else CONTINUOUS)
+    return kinds
+
+
+@dataclass
+class ColumnCodec:
+    """How one column maps to its block of the [0, 1] matrix."""
+
+    name: Hashable
+    kind: str
+    low: float = 0.0
+    high: float = 1.0
+    categories: list = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return len(self.categories) if self.kind == CATEGORICAL else 1
+
+
+class TableEncoder:
+    """Learns each column's observed range or categories and maps a table to/from a [0, 1] matrix."""
+
+    def __init__(self, clean: pd.DataFrame, kinds: list[str]) -> None:
+        self.codecs: list[ColumnCodec] = []
+        for name, kind in zip(clean.columns, kinds, strict=True):
+            col = clean[name]
+            if col.notna().sum() == 0:
+                raise InvalidDataError(
+                    f"column {name!r} has no observed values, so nothing can be learnt about it; "
+                    "drop the column or provide at least one value"
+                )
+            if kind == CATEGORICAL:
+                cats = sorted(col.dropna().unique(), key=lambda v: (str(type(v)), v))
+                self.codecs.append(ColumnCodec(name, kind, categories=cats))
+            else:
+                self.codecs.append(ColumnCodec(name, kind, float(col.min()), float(col.max())))
+        edges = np.cumsum([0] + [c.width for c in self.codecs])
+        self.blocks = [slice(int(a), int(b)) for a, b in itertools.pairwise(edges)]
+        self.width = int(edges[-1])
+
+    def encode(self, clean: pd.DataFrame) -> np.ndarray:
+        """The [0, 1] matrix (NaN where missing); unknown categories raise :class:`InvalidDataError`."""
+        Z = np.full((clean.shape[0], self.width), np.nan)
+        for codec, block in zip(self.codecs, self.blocks, strict=True):
+            col = clean[codec.name]
+            if codec.kind == CATEGORICAL:
+                Z[:, block] = self._one_hot(col, codec)
+            else:
+                scale = codec.high - codec.low or 1.0  # a constant column would divide by zero
+                Z[:, block.start] = (col.to_numpy(float) - codec.low) / scale
+        return Z
+
+    @staticmethod
+    def _one_hot(col: pd.Series, codec: ColumnCodec) -> np.ndarray:
+        present = col.notna().to_numpy()
+        unknown = set(col[present]) - set(codec.categories)
+        if unknown:
+            raise InvalidDataError(
+                f"column {codec.name!r} has categories {sorted(map(str, unknown))[:5]} not seen in fit "
+                f"(known: {[str(c) for c in codec.categories][:10]})"
+            )
+        lookup = {c: i for i, c in enumerate(codec.categories)}
+        out = np.full((len(col), codec.width), np.nan)
+        codes = np.array([lookup[v] for v in col[present]], dtype=int)
+        out[present] = 0.0
+        out[np.flatnonzero(present), codes] = 1.0
+        return out
+
+    def decode(self, Z: np.ndarray, clip: bool = True) -> dict[Hashable, np.ndarray]:
+        """Column values from a (filled) [0, 1] matrix: scaled back, clipped, rounded, or a category."""
+        out = {}
+        for codec, block in zip(self.codecs, self.blocks, strict=True):
+            if codec.kind == CATEGORICAL:
+                codes = np.argmax(Z[:, block], axis=1)
+                out[codec.name] = np.asarray(codec.categories, dtype=object)[codes]
+                continue
+            values = codec.low + Z[:, block.start] * (codec.high - codec.low)
+            if clip:
+                values = np.clip(values, codec.low, codec.high)
+            if codec.kind == INTEGER:
+                values = np.round(values)
+            out[codec.name] = values
+        return out
+
+    def missing_cells(self, clean: pd.DataFrame) -> np.ndarray:
+        """Boolean (rows x columns) of the table's missing entries."""
+        return clean.isna().to_numpy()

@@ -1,0 +1,491 @@
+"""ExpressionVAE: a conditional count VAE (negative-binomial decoder, scVI-style) as a GAN baseline.
+
+Same API as :class:`biogan.ExpressionGAN` (``setup_anndata``, ``fit``, ``sample``, ``save``, ``load``,
+``history``), so the two can be trained on the same split and compared on the same metrics.
+
+How a synthetic cell is made: a label is drawn (or requested), a library size ``L`` is drawn from that
+label's training library sizes (smoothed in log space, as ExpressionGAN does), a latent code from the
+prior ``N(0, I)``; the decoder gives gene proportions ``p`` and counts are sampled from a negative
+binomial with mean ``L * p`` and the label's per-gene dispersion.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+import biogan
+from biogan._utils import atomic_write, resolve_device, write_json
+from biogan.data.anndata import CountData, registered_keys, setup_anndata
+from biogan.data.preprocessing import library_sizes, nb_dispersion
+from biogan.errors import CheckpointError, InvalidDataError, NotFittedError, UnknownLabelError
+from biogan.models._config import config_from_dict, config_to_dict
+from biogan.models.expression import sample_counts
+from biogan.nn.vae import CountVAE
+from biogan.train.checkpoint import load_state, save_state
+from biogan.train.likelihood import (
+    LikelihoodProblem,
+    LikelihoodTrainConfig,
+    LikelihoodTrainer,
+    steps_for_epochs,
+)
+
+MODEL_FILE, CONFIG_FILE, HISTORY_FILE, CHECKPOINT_FILE = (
+    "model.pt",
+    "config.json",
+    "history.csv",
+    "checkpoint.pt",
+)
+
+
+@dataclass
+class ExpressionVAEConfig:
+    """Hyperparameters of :class:`ExpressionVAE` (saved with the model).
+
+    Parameters
+    ----------
+    n_latent
+        Size of the latent code.
+    hidden
+        Encoder hidden widths (the decoder mirrors them).
+    dropout
+        Dropout after each hidden block.
+    kl_warmup_steps
+        The KL weight rises linearly from 0 to 1 over these steps (avoids posterior collapse early).
+    validation_fraction
+        Share of the training cells held back to pick the best weights (0 disables; needs >= 10 cells).
+    latent_prior
+        Where sampled latent codes come from: ``"label-gaussian"`` (a Gaussian per label fit to the
+        training cells' posteriors after training: lands in the regions the decoder knows) or
+        ``"standard"`` (the ``N(0, I)`` prior of the ELBO).
+    train
+        Optimisation settings of the likelihood loop.
+    """
+
+    n_latent: int = 10
+    hidden: tuple[int, ...] = (128,)
+    dropout: float = 0.1
+    kl_warmup_steps: int = 400
+    validation_fraction: float = 0.1
+    latent_prior: str = "label-gaussian"
+    train: LikelihoodTrainConfig = field(default_factory=LikelihoodTrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.n_latent < 1 or not self.hidden:
+            raise ValueError("n_latent must be >= 1 and hidden must list at least one width")
+        if not 0 <= self.validation_fraction < 0.5:
+            raise ValueError(f"validation_fraction must be in [0, 0.5), not {self.validation_fraction}")
+        if self.latent_prior not in ("label-gaussian", "standard"):
+            raise ValueError(
+                f"latent_prior must be 'label-gaussian' or 'standard', not {self.latent_prior!r}"
+            )
+
+
+class CountVAEProblem(LikelihoodProblem):
+    """The VAE plus what sampling needs (training library sizes per label), kept in buffers."""
+
+    def __init__(self, n_genes: int, n_classes: int, config: ExpressionVAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.vae = CountVAE(n_genes, n_classes, config.n_latent, config.hidden, config.dropout)
+        self.register_buffer("lib_log", torch.zeros(0))  # training library sizes (log), for sampling
+        self.register_buffer("lib_codes", torch.zeros(0, dtype=torch.long))
+        self.register_buffer("class_size", torch.ones(n_classes))
+        # Sampling distribution of latent codes per label (standard normal until fit_latent_prior).
+        self.register_buffer("latent_mean", torch.zeros(n_classes, config.n_latent))
+        self.register_buffer("latent_chol", torch.eye(config.n_latent).repeat(n_classes, 1, 1))
+        self.data: CountData | None = None
+        self.train_idx = np.zeros(0, dtype=np.int64)
+        self.val_idx = np.zeros(0, dtype=np.int64)
+        self.kl_weight = 0.0
+
+    def attach(self, data: CountData, seed: int) -> None:
+        """Keep ``data`` as the batch source, hold out validation cells, record library sizes."""
+        lib = library_sizes(data.X)
+        if (lib == 0).any():
+            raise InvalidDataError(f"{int((lib == 0).sum())} cells have no counts at all; remove them first")
+        self.data = data
+        n_val = round(self.config.validation_fraction * data.n_cells)
+        order = np.random.default_rng(seed).permutation(data.n_cells)
+        if n_val >= 10 and data.n_cells - n_val >= 10:
+            self.val_idx, self.train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+        else:
+            self.val_idx, self.train_idx = np.zeros(0, dtype=np.int64), np.arange(data.n_cells)
+        device = self.class_size.device
+        self.lib_log = torch.from_numpy(np.log(lib)).float().to(device)
+        self.lib_codes = torch.from_numpy(data.codes).to(device)
+        sizes = np.bincount(data.codes, minlength=len(self.class_size))
+        self.class_size.copy_(torch.from_numpy(sizes.astype(np.float32)))
+        # Start the dispersions at their moment estimates (as ExpressionGAN does): from theta = 1 Adam
+        # needs thousands of steps to reach them, and small data sets get a few hundred.
+        theta = nb_dispersion(data.X, data.codes, len(self.class_size))
+        with torch.no_grad():
+            self.vae.decoder.log_theta.copy_(torch.from_numpy(np.log(theta)))
+
+    def _batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        assert self.data is not None
+        return self._batch_from(self.data, idx)
+
+    def batch_loss(self, batch_size: int, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        if self.data is None:
+            raise NotFittedError("this model has no training data attached")
+        pick = torch.randint(len(self.train_idx), (batch_size,)).numpy()
+        counts, y = self._batch(self.train_idx[pick])
+        nll, kl = self.vae(counts, y)
+        kl_weight = self.kl_weight = min(1.0, (step + 1) / max(self.config.kl_warmup_steps, 1))
+        loss = nll.mean() + kl_weight * kl.mean()
+        logs = {"loss": loss.item(), "reconstruction": nll.mean().item(), "kl": kl.mean().item()}
+        return loss, {**logs, "kl_weight": kl_weight}
+
+    @torch.no_grad()
+    def validation_score(self) -> float | None:
+        """Negative ELBO per cell of the held-out validation cells (posterior mean, deterministic)."""
+        # Before the KL weight reaches 1 the posterior is not yet pulled to the prior we sample from:
+        # such weights must not be kept as "best".
+        if self.data is None or len(self.val_idx) == 0 or self.kl_weight < 1.0:
+            return None
+        counts, y = self._batch(self.val_idx)
+        nll, kl = self.vae(counts, y, sample=False)
+        return float((nll + kl).mean())
+
+    @torch.no_grad()
+    def fit_latent_prior(self, data: CountData, batch_size: int = 4096) -> None:
+        """Fit a Gaussian per label to the training cells' posteriors (their means' spread plus the
+        average posterior variance), so sampled codes land where the decoder was trained."""
+        was_training = self.training
+        self.eval()
+        device = self.class_size.device
+        mus, variances = [], []
+        for start in range(0, data.n_cells, batch_size):
+            idx = np.arange(start, min(start + batch_size, data.n_cells))
+            mu, log_var = self.vae.encoder(*self._batch_from(data, idx))
+            mus.append(mu)
+            variances.append(log_var.exp())
+        mu, var = torch.cat(mus).double(), torch.cat(variances).double()
+        codes = torch.from_numpy(data.codes).to(device)
+        eye = torch.eye(mu.shape[1], dtype=torch.float64, device=device)
+        for k in range(len(self.class_size)):
+            members = codes == k
+            if int(members.sum()) < 2:
+                members = torch.ones_like(members)  # a label with one cell borrows the overall spread
+            m, v = mu[members], var[members]
+            cov = torch.cov(m.T).reshape(len(eye), len(eye)) + torch.diag(v.mean(0)) + 1e-6 * eye
+            self.latent_mean[k] = m.mean(0).float()
+            self.latent_chol[k] = torch.linalg.cholesky(cov).float()
+        self.train(was_training)
+
+    def _batch_from(self, data: CountData, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        device = self.class_size.device
+        return torch.from_numpy(data.rows(idx)).to(device), torch.from_numpy(data.codes[idx]).to(device)
+
+    def sample_log_library(self, y: torch.Tensor) -> torch.Tensor:
+        """Log library sizes drawn from each label's training cells, smoothed in log space."""
+        out = torch.empty(len(y), device=y.device)
+        for k in torch.unique(y).tolist():
+            pool = self.lib_log[self.lib_codes == k]
+            pool = pool if len(pool) else self.lib_log
+            mask = y == k
+            pick = pool[torch.randint(len(pool), (int(mask.sum()),), device=pool.device)]
+            # Silverman's bandwidth, as ExpressionGAN: a label with 8 cells still gets a continuum.
+            bw = 1.06 * max(float(pool.std()) if len(pool) > 1 else 0.1, 0.05) * len(pool) ** -0.2
+            out[mask] = pick + bw * torch.randn(len(pick), device=y.device)
+        return out
+
+    @torch.no_grad()
+    def generate(self, y: torch.Tensor) -> torch.Tensor:
+        """Integer counts for labels ``y`` (prior latent codes, sampled library sizes, NB noise)."""
+        eps = torch.randn(len(y), self.vae.n_latent, device=y.device)
+        z = self.latent_mean[y] + (self.latent_chol[y] @ eps[:, :, None]).squeeze(-1)
+        mean, theta = self.vae.generate_mean(z, y, self.sample_log_library(y))
+        return sample_counts(mean, theta)
+
+
+class ExpressionVAE:
+    """Conditional count VAE for single-cell RNA-seq, with :class:`biogan.ExpressionGAN`'s API.
+
+    Parameters
+    ----------
+    adata
+        Registered with :meth:`setup_anndata`; ``None`` only when loading a saved model.
+    config
+        Hyperparameters; keyword ``overrides`` replace single fields (``lr=...``, ``batch_size=...`` go
+        to ``config.train``).
+    seed
+        Seeds weights, the validation split and training; same seed -> same samples on CPU.
+    device
+        ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+
+    Examples
+    --------
+    >>> biogan.ExpressionVAE.setup_anndata(adata, layer="counts", labels_key="cell_type")
+    >>> model = biogan.ExpressionVAE(adata, seed=0).fit(max_epochs=400)
+    >>> synth = model.sample(n=500)
+    """
+
+    setup_anndata = staticmethod(setup_anndata)
+
+    def __init__(
+        self,
+        adata: ad.AnnData | None = None,
+        config: ExpressionVAEConfig | None = None,
+        seed: int = 0,
+        device: str = "auto",
+        **overrides: Any,
+    ) -> None:
+        self.config = _apply_overrides(config or ExpressionVAEConfig(), overrides)
+        self.seed = int(seed)
+        self.device = resolve_device(device)
+        self.layer: str | None = None
+        self.labels_key: str | None = None
+        self.categories: list[str] = []
+        self.genes: list[str] = []
+        self.trainer: LikelihoodTrainer | None = None
+        self.problem: CountVAEProblem | None = None
+        self.train_seconds = 0.0
+        self._sampler: CountVAEProblem | None = None
+        self._steps = 0
+        self._history = pd.DataFrame()
+        self._warnings: list[str] = []
+        if adata is not None:
+            self.layer, self.labels_key = registered_keys(adata)
+            data = CountData.from_anndata(adata, self.layer, self.labels_key)
+            self.categories, self.genes = data.categories, data.genes
+            self.problem = self._build(len(self.genes), len(self.categories))
+            self.problem.attach(data, self.seed)
+
+    def _build(self, n_genes: int, n_classes: int) -> CountVAEProblem:
+        with torch.random.fork_rng(devices=[]):  # weight init follows the seed, not global state
+            torch.manual_seed(self.seed)
+            return CountVAEProblem(n_genes, n_classes, self.config).to(self.device)
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        max_steps: int | None = None,
+        max_epochs: float | None = None,
+        max_seconds: float | None = None,
+        resume: bool = False,
+        checkpoint_dir: str | os.PathLike | None = None,
+        progress: bool = True,
+    ) -> ExpressionVAE:
+        """Train by maximising the ELBO; the weights with the best validation ELBO are kept.
+
+        Parameters
+        ----------
+        max_steps
+            Total minibatch steps (counting steps done before a resume).
+        max_epochs
+            Alternative to ``max_steps``; default ``min(400, 400 * 20000 / n_cells)`` like scvi-tools.
+        max_seconds
+            Optional wall-clock budget.
+        resume
+            Continue from ``checkpoint_dir/checkpoint.pt`` when it exists.
+        checkpoint_dir
+            Folder for periodic atomic checkpoints.
+        progress
+            Show a progress bar with the loss.
+        """
+        if self.problem is None or self.problem.data is None:
+            raise NotFittedError("build the model from an AnnData (ExpressionVAE(adata)) before fit")
+        n_train, batch = len(self.problem.train_idx), self.config.train.batch_size
+        if max_steps is None:
+            epochs = max_epochs if max_epochs is not None else min(400.0, 400 * 20_000 / n_train)
+            max_steps = steps_for_epochs(n_train, batch, epochs)
+        if self.trainer is None:
+            path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
+            self.trainer = LikelihoodTrainer(self.problem, self.config.train, self.seed, path, self.device)
+        if resume and self.trainer.checkpoint_path is None:
+            raise CheckpointError("resume=True needs the checkpoint_dir of the interrupted run")
+        self.trainer.fit(max_steps, max_seconds=max_seconds, resume=resume, progress=progress)
+        self.train_seconds = self.trainer.elapsed
+        self._sampler = self._make_sampler()
+        return self
+
+    def _make_sampler(self) -> CountVAEProblem:
+        """A copy of the model with the best validated weights and its latent sampling distribution."""
+        assert self.problem is not None and self.problem.data is not None and self.trainer is not None
+        sampler = CountVAEProblem(len(self.genes), len(self.categories), self.config).to(self.device)
+        state = self.trainer.best_state()
+        _resize_buffers(sampler, state)
+        sampler.load_state_dict(state)
+        if self.config.latent_prior == "label-gaussian":
+            sampler.fit_latent_prior(self.problem.data)
+        return sampler.eval()
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """Per-step training log (loss, reconstruction NLL, KL, KL weight, validation score)."""
+        return pd.DataFrame(self.trainer.history) if self.trainer is not None else self._history
+
+    @property
+    def warnings(self) -> list[str]:
+        """Diagnostics warnings issued during training."""
+        return list(self.trainer.warnings) if self.trainer is not None else list(self._warnings)
+
+    # ------------------------------------------------------------------ sampling
+    def sample(
+        self,
+        n: int | None = None,
+        labels: dict[str, int] | list[str] | None = None,
+        seed: int = 0,
+        batch_size: int = 4096,
+    ) -> ad.AnnData:
+        """Generate cells with integer counts.
+
+        Parameters
+        ----------
+        n
+            Number of cells, split across labels in the training proportions (ignored when ``labels``
+            is given).
+        labels
+            ``{label: count}`` or one label per cell.
+        seed
+            Seeds the sampling (same seed -> same cells on CPU).
+        batch_size
+            Cells generated per forward pass.
+
+        Returns
+        -------
+        AnnData
+            Counts in ``.X`` (CSR) and ``layers["counts"]``, labels in ``obs[labels_key]``.
+        """
+        if self._sampler is None:
+            raise NotFittedError("call fit() (or load a trained model) before sample()")
+        codes = self._requested_codes(n, labels, seed)
+        problem = self._sampler
+        chunks = []
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed)
+            problem.eval()
+            for start in range(0, len(codes), batch_size):
+                y = torch.from_numpy(codes[start : start + batch_size]).to(self.device)
+                chunks.append(sp.csr_matrix(problem.generate(y).cpu().numpy().astype(np.float32)))
+        X = sp.vstack(chunks).tocsr() if chunks else sp.csr_matrix((0, len(self.genes)), dtype=np.float32)
+        obs = pd.DataFrame(index=[f"synthetic_{i}" for i in range(len(codes))])
+        obs[self.labels_key or "label"] = pd.Categorical.from_codes(codes, categories=self.categories)
+        out = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=self.genes))
+        out.layers["counts"] = X.copy()
+        out.uns["biogan"] = {"model": "ExpressionVAE", "seed": seed, "version": biogan.__version__}
+        return out
+
+    def _requested_codes(
+        self, n: int | None, labels: dict[str, int] | list[str] | None, seed: int
+    ) -> np.ndarray:
+        lookup = {name: i for i, name in enumerate(self.categories)}
+        if labels is not None:
+            items = labels.items() if isinstance(labels, dict) else [(lab, 1) for lab in labels]
+            unknown = sorted({str(lab) for lab, _ in items if str(lab) not in lookup})
+            if unknown:
+                raise UnknownLabelError(f"the model never saw label(s) {unknown}; it knows {self.categories}")
+            if any(int(k) < 0 for _, k in items):
+                raise InvalidDataError("label counts must be non-negative")
+            parts = [np.full(int(k), lookup[str(lab)]) for lab, k in items]
+            return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+        if n is None or n < 0:
+            raise InvalidDataError("give n (number of cells) or labels={label: count}")
+        assert self.problem is not None
+        freqs = self.problem.class_size.cpu().numpy().astype(np.float64)
+        rng = np.random.default_rng(seed)
+        return np.sort(rng.choice(len(self.categories), size=n, p=freqs / freqs.sum())).astype(np.int64)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``config.json``, ``model.pt`` (best weights and sampling statistics) and ``history.csv``."""
+        if self._sampler is None:
+            raise NotFittedError("nothing to save: call fit() first")
+        path = Path(path)
+        save_state(path / MODEL_FILE, {"problem": self._sampler.state_dict()})
+        history = self.history
+        atomic_write(path / HISTORY_FILE, lambda p: history.to_csv(p, index=False), suffix=".csv")
+        write_json(
+            path / CONFIG_FILE,
+            {
+                "model": type(self).__name__,
+                "biogan_version": biogan.__version__,
+                "config": config_to_dict(self.config),
+                "seed": self.seed,
+                "layer": self.layer,
+                "labels_key": self.labels_key,
+                "categories": self.categories,
+                "genes": self.genes,
+                "steps": self.trainer.step if self.trainer else self._steps,
+                "train_seconds": self.train_seconds,
+                "warnings": self.warnings,
+            },
+        )
+        return path
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike, adata: ad.AnnData | None = None, device: str = "auto"
+    ) -> ExpressionVAE:
+        """Load a model written by :meth:`save`; ``adata`` (optional) is checked against its genes."""
+        path = Path(path)
+        meta = _read_metadata(path / CONFIG_FILE, cls.__name__)
+        try:
+            config = config_from_dict(ExpressionVAEConfig, meta["config"])
+            model = cls(config=config, seed=meta["seed"], device=device)
+            model.layer, model.labels_key = meta["layer"], meta["labels_key"]
+            model.categories, model.genes = list(meta["categories"]), list(meta["genes"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(
+                f"{path / CONFIG_FILE} is not a valid ExpressionVAE config ({err})"
+            ) from None
+        if adata is not None:
+            CountData.from_anndata(adata, model.layer, model.labels_key, model.categories, model.genes)
+        state = load_state(path / MODEL_FILE, model.device)
+        model.problem = CountVAEProblem(len(model.genes), len(model.categories), config).to(model.device)
+        try:
+            _resize_buffers(model.problem, state["problem"])
+            model.problem.load_state_dict(state["problem"])
+            model._sampler = model.problem.eval()
+        except (KeyError, RuntimeError) as err:
+            raise CheckpointError(
+                f"{path / MODEL_FILE} does not match its config ({str(err)[:200]})"
+            ) from None
+        model.train_seconds = float(meta.get("train_seconds", 0.0))
+        model._steps = int(meta.get("steps", 0))
+        model._warnings = list(meta.get("warnings", []))
+        if (path / HISTORY_FILE).exists():
+            model._history = pd.read_csv(path / HISTORY_FILE)
+        return model
+
+
+def _resize_buffers(problem: CountVAEProblem, state: dict[str, torch.Tensor]) -> None:
+    """Buffers sized by the training data take the saved size before ``load_state_dict``."""
+    for name in ("lib_log", "lib_codes"):
+        setattr(problem, name, torch.empty_like(state[name]))
+
+
+def _apply_overrides(config: ExpressionVAEConfig, overrides: dict[str, Any]) -> ExpressionVAEConfig:
+    """Return ``config`` with ``overrides`` applied; training settings are routed to ``config.train``."""
+    if not overrides:
+        return config
+    values = config_to_dict(config)
+    for key, value in overrides.items():
+        (values["train"] if key in values["train"] else values)[key] = value
+    return config_from_dict(type(config), values)
+
+
+def _read_metadata(path: Path, expected: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist: is {path.parent} a saved biogan model?")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path} is corrupt ({err})") from None
+    if not isinstance(meta, dict) or meta.get("model") != expected:
+        raise CheckpointError(f"{path} does not describe a saved {expected}")
+    return meta
+
+
+__all__ = ["CountVAEProblem", "ExpressionVAE", "ExpressionVAEConfig"]

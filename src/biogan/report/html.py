@@ -1,0 +1,461 @@
+"""One self-contained HTML report: data summary, metrics with controls and verdicts, pictures, the model.
+
+Images are embedded as base64 PNG, so the single file opens offline in any browser and can be mailed.
+The file is written atomically (a crash never leaves half a report).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+import biogan
+from biogan._utils import atomic_write
+from biogan.errors import BioganError, CheckpointError, InvalidDataError
+from biogan.metrics.suite import METRICS, OVERALL, cells_from, evaluate, gene_names
+from biogan.train.diagnostics import diagnose
+
+SECTIONS = {
+    "summary": "Data summary",
+    "metrics": "Metrics against the real-vs-real control",
+    "pictures": "Pictures",
+    "model": "Model",
+    "training": "Training curves and diagnostics",
+    "tables": "More tables",
+}
+VERDICT_HELP = (
+    "Each metric is computed twice with the same recipe and the same numbers of cells: real vs synthetic "
+    "(<b>value</b>) and real vs real (<b>control</b>: held-out vs training cells, or two halves of the real "
+    "cells). The control is what a perfect generator would score. <b>good</b>: within sampling noise of "
+    "the control; <b>borderline</b>: measurably worse; <b>poor</b>: far from real data."
+)
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1300px;
+color:#222;padding:0 1em}h1{font-size:1.6em}
+h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.88em}th,td{border:1px solid #ddd;padding:.25em .6em;
+text-align:left}th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.good{background:#d9f2d9}.borderline{background:#fff1c2}.poor{background:#f8d0d0}.na{color:#888}
+.alert{background:#b00020;color:#fff;padding:.8em 1em;border-radius:6px;font-weight:600}
+.warn{background:#fff1c2;padding:.5em 1em;border-left:4px solid #e0a800;margin:.4em 0}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:.9em}
+.muted{color:#666;font-size:.9em}details{margin:.5em 0}
+"""
+
+
+# ---------------------------------------------------------------------------------------- model info
+@dataclass
+class ModelInfo:
+    """What the report shows about a trained model."""
+
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+    train_seconds: float = float("nan")
+    steps: int | None = None
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[str] = field(default_factory=list)
+
+
+def model_info(model: Any) -> ModelInfo:
+    """Read a model folder (``config.json`` + ``history.csv``) or a fitted model object."""
+    if isinstance(model, ModelInfo):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return _info_from_dir(Path(model))
+    from biogan.models._config import config_to_dict
+
+    config = getattr(model, "config", None)
+    try:
+        config_dict = config_to_dict(config) if config is not None else {}
+    except TypeError:
+        config_dict = {}
+    if not config_dict and hasattr(model, "seed"):
+        config_dict = {"seed": model.seed}
+    history = getattr(model, "history", None)
+    history = history if isinstance(history, pd.DataFrame) else pd.DataFrame()
+    trainer = getattr(model, "trainer", None)
+    stored = list(getattr(trainer, "warnings", None) or getattr(model, "warnings", None) or [])
+    steps = getattr(trainer, "step", None) if trainer is not None else getattr(model, "_steps", None)
+    return ModelInfo(
+        name=type(model).__name__,
+        config=config_dict,
+        train_seconds=float(getattr(model, "train_seconds", float("nan"))),
+        steps=steps,
+        history=history,
+        warnings=_with_diagnosis(stored, history),
+    )
+
+
+def _info_from_dir(path: Path) -> ModelInfo:
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(f"{config_file} does not exist: is {path} a saved biogan model?")
+    try:
+        meta = json.loads(config_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{config_file} is corrupt ({err})") from None
+    history_file = path / "history.csv"
+    history = pd.read_csv(history_file) if history_file.is_file() else pd.DataFrame()
+    return ModelInfo(
+        name=str(meta.get("model", "model")),
+        config=meta.get("config", {}),
+        train_seconds=float(meta.get("train_seconds", float("nan"))),
+        steps=meta.get("steps"),
+        history=history,
+        warnings=_with_diagnosis(list(meta.get("warnings", [])), history),
+    )
+
+
+def _with_diagnosis(stored: list[str], history: pd.DataFrame) -> list[str]:
+    """Warnings issued during training plus any the diagnostics find in the final history."""
+    found = diagnose(history.to_dict("records")) if not history.empty else []
+    return list(dict.fromkeys([*stored, *found]))
+
+
+# ---------------------------------------------------------------------------------------- HTML bits
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return "–"
+        return f"{value:.3g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return _e(value)
+
+
+def figure_to_img(fig: Any, dpi: int = 90) -> str:
+    """An ``<img>`` tag holding ``fig`` as a base64 PNG."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+
+
+def table_html(frame: pd.DataFrame, verdict_columns: tuple[str, ...] = ()) -> str:
+    """A plain HTML table; cells of ``verdict_columns`` get a class named after their verdict."""
+    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
+    rows = []
+    for record in frame.itertuples(index=False):
+        cells = []
+        for column, value in zip(frame.columns, record, strict=True):
+            if column in verdict_columns or str(column).endswith("verdict"):
+                cells.append(f'<td class="{_e(str(value).replace("/", ""))}">{_e(value)}</td>')
+            elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+                cells.append(f'<td class="num">{_fmt(value)}</td>')
+            else:
+                cells.append(f"<td>{_fmt(value)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _section(key: str, body: str) -> str:
+    return f'<section id="{key}"><h2>{_e(SECTIONS[key])}</h2>\n{body}\n</section>'
+
+
+# ---------------------------------------------------------------------------------------- sections
+def _summary(real: ad.AnnData, synths: Mapping[str, ad.AnnData], labels_key: str | None) -> str:
+    rows, composition = [], {}
+    for name, data in {"real": real, **synths}.items():
+        cells = cells_from(data, name, labels_key)
+        lib = cells.counts.sum(1)
+        rows.append(
+            {
+                "set": name,
+                "cells": len(cells),
+                "genes": cells.counts.shape[1],
+                "median library size": float(np.median(lib)),
+                "zero fraction": float((cells.counts == 0).mean()),
+            }
+        )
+        if cells.labels is not None:
+            composition[name] = pd.Series(cells.labels).value_counts()
+    body = table_html(pd.DataFrame(rows))
+    if composition:
+        comp = pd.DataFrame(composition).fillna(0).astype(int).rename_axis(labels_key).reset_index()
+        body += f"<h3>Cells per {_e(labels_key)}</h3>" + table_html(comp)
+    return _section("summary", body)
+
+
+def _metrics(metrics: pd.DataFrame) -> str:
+    body = f"<p>{VERDICT_HELP}</p>"
+    described = metrics.assign(
+        meaning=[METRICS[m].description if m in METRICS else "" for m in metrics["metric"]]
+    )
+    overall = described[described["scope"] == OVERALL]
+    per_label = described[described["scope"] != OVERALL]
+    body += _metric_table(overall, with_meaning=True)
+    if not per_label.empty:
+        body += (
+            "<details><summary>Per-label metrics "
+            f"({per_label['scope'].nunique()} labels)</summary>{_metric_table(per_label)}</details>"
+        )
+    return _section("metrics", body)
+
+
+def _metric_table(frame: pd.DataFrame, with_meaning: bool = False) -> str:
+    """Long table for one model; with a ``model`` column, one value and verdict column per model."""
+    keys = ["metric", "scope"]
+    if "model" not in frame.columns:
+        columns = [*keys, "value", "control", "verdict"] + (["meaning"] if with_meaning else [])
+        return table_html(frame[columns])
+    wide = frame.drop_duplicates(keys)[[*keys, "control"]].set_index(keys)
+    for name, group in frame.groupby("model", sort=False):
+        part = group.set_index(keys)
+        wide[f"{name}"] = part["value"]
+        wide[f"{name} verdict"] = part["verdict"]
+    wide = wide.reset_index()
+    if with_meaning:
+        wide["meaning"] = [METRICS[m].description if m in METRICS else "" for m in wide["metric"]]
+    return table_html(wide)
+
+
+def _pictures(
+    real: ad.AnnData,
+    synths: Mapping[str, ad.AnnData],
+    labels_key: str | None,
+    method: str,
+    seed: int,
+    png_dir: Path | None,
+) -> str:
+    from biogan import plot
+
+    body = []
+    for name, synth in synths.items():
+        makers: list[tuple[str, str, Callable[[], Any]]] = [
+            (
+                "embedding",
+                f"{method.upper()} of real and synthetic cells (fit on real, synthetic projected)",
+                lambda s=synth: plot.embedding(real, s, labels_key, method=method, seed=seed),
+            ),
+        ]
+        if labels_key:
+            makers.append(
+                (
+                    "markers",
+                    "Top marker genes of each label (found on real cells), real next to synthetic",
+                    lambda s=synth: plot.marker_dotplot(real, s, labels_key),
+                )
+            )
+        makers += [
+            (
+                "gene_mean_variance",
+                "Per-gene mean and variance, synthetic against real (dashed: identity)",
+                lambda s=synth: plot.gene_mean_variance_scatter(real, s),
+            ),
+            (
+                "library_zero",
+                "Library sizes and per-cell zero fractions",
+                lambda s=synth: plot.library_and_zero_histograms(real, s),
+            ),
+            (
+                "correlation",
+                "Gene–gene correlations of the most variable genes, side by side",
+                lambda s=synth: plot.correlation_heatmaps(real, s),
+            ),
+        ]
+        if len(synths) > 1:
+            body.append(f"<h3>{_e(name)}</h3>")
+        for key, caption, make in makers:
+            body.append(_figure(make, caption, png_dir, f"{_slug(name)}_{key}" if len(synths) > 1 else key))
+    return _section("pictures", "\n".join(body))
+
+
+def _figure(make: Callable[[], Any], caption: str, png_dir: Path | None, stem: str) -> str:
+    try:
+        fig = make()
+    except (BioganError, ValueError, np.linalg.LinAlgError) as err:
+        # e.g. too few cells per label for a dot plot: one missing picture must not cost the report
+        return f'<p class="muted">{_e(caption)}: not drawn ({_e(err)})</p>'
+    if png_dir is not None:
+        png_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(
+            png_dir / f"{stem}.png", lambda p: fig.savefig(p, format="png", dpi=110, bbox_inches="tight")
+        )
+    return f"<figure>{figure_to_img(fig)}<figcaption>{_e(caption)}</figcaption></figure>"
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text).strip("_").lower() or "model"
+
+
+def _model_section(infos: Mapping[str, ModelInfo]) -> str:
+    body = []
+    for label, info in infos.items():
+        flat = _flatten(info.config)
+        facts = pd.DataFrame(
+            [
+                {"": "model", " ": info.name},
+                {"": "training time (s)", " ": info.train_seconds},
+                {"": "steps", " ": info.steps if info.steps is not None else "–"},
+            ]
+        )
+        body.append(f"<h3>{_e(label)}</h3>" + table_html(facts))
+        if flat:
+            params = pd.DataFrame({"hyperparameter": list(flat), "value": [str(v) for v in flat.values()]})
+            body.append(
+                f"<details><summary>Hyperparameters ({len(flat)})</summary>{table_html(params)}</details>"
+            )
+    return _section("model", "\n".join(body))
+
+
+def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _training_section(infos: Mapping[str, ModelInfo], png_dir: Path | None) -> str:
+    from biogan.plot import training_curves
+
+    body = []
+    for label, info in infos.items():
+        if len(infos) > 1:
+            body.append(f"<h3>{_e(label)}</h3>")
+        if info.history.empty:
+            body.append('<p class="muted">No training history (not an iteratively trained model).</p>')
+            continue
+        body.append(
+            _figure(
+                lambda h=info.history: training_curves(h),
+                "Training curves (diversity ratio: spread of generated cells relative to real ones; "
+                "below the dashed line means mode collapse)",
+                png_dir,
+                f"{_slug(label)}_training" if len(infos) > 1 else "training_curves",
+            )
+        )
+        if info.warnings:
+            body += [f'<div class="warn">⚠ {_e(w)}</div>' for w in info.warnings]
+        else:
+            body.append(
+                "<p>No training warnings: no mode collapse, divergence, oscillation or stall detected.</p>"
+            )
+    return _section("training", "\n".join(body))
+
+
+def _privacy_alert(metrics: pd.DataFrame) -> str:
+    rows = metrics[(metrics["metric"] == "dcr_ratio") & (metrics["verdict"] == "poor")]
+    if rows.empty:
+        return ""
+    who = ", ".join(map(str, rows["model"])) if "model" in rows else "the synthetic cells"
+    ratio = ", ".join(f"{v:.2f}" for v in rows["value"])
+    return (
+        f'<p class="alert">PRIVACY ALERT: {_e(who)} sit much closer to training cells than held-out real '
+        f"cells do (distance ratio {_e(ratio)}). The model is likely copying training cells; do not share "
+        "these data as anonymised.</p>"
+    )
+
+
+# ---------------------------------------------------------------------------------------- public API
+def write_report(
+    path: str | os.PathLike,
+    real: ad.AnnData,
+    synth: ad.AnnData | Mapping[str, ad.AnnData],
+    labels_key: str | None = None,
+    model: Any = None,
+    metrics: pd.DataFrame | None = None,
+    extra_tables: Mapping[str, pd.DataFrame] | None = None,
+    title: str = "biogan report: real vs synthetic cells",
+    train: ad.AnnData | None = None,
+    embedding_method: str = "umap",
+    png_dir: str | os.PathLike | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write one self-contained HTML report comparing synthetic with real cells.
+
+    Parameters
+    ----------
+    path
+        The ``.html`` file to write (atomically; parent folders are created).
+    real
+        Real (ideally held-out) cells with raw counts.
+    synth
+        Synthetic cells, or ``{name: cells}`` to put several models in one report.
+    labels_key
+        ``obs`` column with labels (per-label metrics, marker dot plot, colours).
+    model
+        A fitted model, a saved model folder, or ``{name: model}``; adds hyperparameters, training time,
+        training curves and diagnostics warnings.
+    metrics
+        A table from :func:`biogan.metrics.suite.evaluate` (or ``evaluate_many``, with a ``model``
+        column); computed here when ``None``.
+    extra_tables
+        ``{title: DataFrame}`` shown at the end (e.g. wall times of a comparison).
+    title
+        Page title.
+    train
+        Training cells, passed to :func:`evaluate` when the metrics are computed here.
+    embedding_method
+        ``"umap"`` or ``"pca"``.
+    png_dir
+        Also save every picture as a PNG file in this folder.
+    seed
+        Seeds the metrics and the embedding.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    synths = dict(synth) if isinstance(synth, Mapping) else {"synthetic": synth}
+    if not synths:
+        raise InvalidDataError("write_report needs at least one synthetic data set")
+    genes = gene_names(real)
+    for name, data in synths.items():  # fail early, before minutes of plotting
+        cells_from(data, name, labels_key, genes)
+    if metrics is None:
+        tables = {
+            name: evaluate(real, data, labels_key=labels_key, train=train, seed=seed)
+            for name, data in synths.items()
+        }
+        metrics = (
+            next(iter(tables.values()))
+            if len(tables) == 1
+            else pd.concat([t.assign(model=n) for n, t in tables.items()], ignore_index=True)
+        )
+    models = model if isinstance(model, Mapping) else ({} if model is None else {"model": model})
+    infos = {name: model_info(m) for name, m in models.items()}
+    png = Path(png_dir) if png_dir is not None else None
+    parts = [
+        _privacy_alert(metrics),
+        _summary(real, synths, labels_key),
+        _metrics(metrics),
+        _pictures(real, synths, labels_key, embedding_method, seed, png),
+    ]
+    if infos:
+        parts += [_model_section(infos), _training_section(infos, png)]
+    if extra_tables:
+        parts.append(
+            _section("tables", "".join(f"<h3>{_e(k)}</h3>{table_html(v)}" for k, v in extra_tables.items()))
+        )
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    nav = " · ".join(
+        f'<a href="#{key}">{_e(SECTIONS[key])}</a>' for key in SECTIONS if f'id="{key}"' in "".join(parts)
+    )
+    document = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
+        f'<h1>{_e(title)}</h1><p class="muted">biogan {_e(biogan.__version__)} · {stamp}</p>'
+        f"<nav>{nav}</nav>\n" + "\n".join(p for p in parts if p) + "\n</body></html>\n"
+    )
+    return atomic_write(path, lambda p: p.write_text(document, encoding="utf-8"), suffix=".html")
+
+
+__all__ = ["ModelInfo", "figure_to_img", "model_info", "table_html", "write_report"]
