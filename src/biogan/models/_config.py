@@ -33,3 +33,13 @@ def config_from_dict(cls: type[T], values: dict[str, Any]) -> T:
             value = tuple(value)
         kwargs[name] = value
     return cls(**kwargs)
+
+
+def apply_overrides(config: T, overrides: dict[str, Any]) -> T:
+    """``config`` with single fields replaced; names of the nested ``train`` settings go there."""
+    if not overrides:
+        return config
+    values = config_to_dict(config)
+    for key, value in overrides.items():
+        (values["train"] if key in values.get("train", {}) else values)[key] = value
+    return config_from_dict(type(config), values)

@@ -14,7 +14,6 @@ How a synthetic cell is made
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,9 +38,10 @@ from biogan.data.preprocessing import (
     nb_dispersion,
     subclusters,
 )
-from biogan.errors import CheckpointError, InvalidDataError, NotFittedError, UnknownLabelError
+from biogan.errors import CheckpointError, InvalidDataError, NotFittedError
 from biogan.losses import AdversarialLoss
-from biogan.models._config import config_from_dict, config_to_dict
+from biogan.models._config import apply_overrides, config_from_dict, config_to_dict
+from biogan.models._shared import counts_anndata, read_history, read_metadata, requested_codes
 from biogan.nn import CountGenerator, ProjectionCritic
 from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig, load_state, save_state
 
@@ -391,7 +391,7 @@ class ExpressionGAN:
         device: str = "auto",
         **overrides: Any,
     ) -> None:
-        self.config = _apply_overrides(config or ExpressionGANConfig(), overrides)
+        self.config = apply_overrides(config or ExpressionGANConfig(), overrides)
         self.seed = int(seed)
         self.device = resolve_device(device)
         self.layer: str | None = None
@@ -492,36 +492,20 @@ class ExpressionGAN:
                 y = self.problem.sample_components(labels_t)
                 counts = self.problem.generate_counts(y, self.problem.sample_library_sizes(y), self._sampler)
                 chunks.append(sp.csr_matrix(counts.cpu().numpy().astype(np.float32)))
-        X = sp.vstack(chunks).tocsr() if chunks else sp.csr_matrix((0, len(self.genes)), dtype=np.float32)
-        obs = pd.DataFrame(index=[f"synthetic_{i}" for i in range(len(codes))])
-        obs[self.labels_key or "label"] = pd.Categorical.from_codes(codes, categories=self.categories)
-        out = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=self.genes))
-        out.layers["counts"] = X.copy()
-        out.uns["biogan"] = {"model": "ExpressionGAN", "seed": seed, "version": biogan.__version__}
-        return out
+        return counts_anndata(
+            chunks, codes, self.categories, self.labels_key, self.genes, "ExpressionGAN", seed
+        )
 
     def _requested_codes(
         self, n: int | None, labels: dict[str, int] | list[str] | None, seed: int
     ) -> np.ndarray:
-        lookup = {name: i for i, name in enumerate(self.categories)}
-        if labels is not None:
-            items = labels.items() if isinstance(labels, dict) else [(lab, 1) for lab in labels]
-            unknown = sorted({str(lab) for lab, _ in items if str(lab) not in lookup})
-            if unknown:
-                raise UnknownLabelError(f"the model never saw label(s) {unknown}; it knows {self.categories}")
-            if any(int(k) < 0 for _, k in items):
-                raise InvalidDataError("label counts must be non-negative")
-            return np.concatenate([np.full(int(k), lookup[str(lab)]) for lab, k in items]).astype(np.int64)
-        if n is None or n < 0:
-            raise InvalidDataError("give n (number of cells) or labels={label: count}")
         problem = self.problem
-        freqs = np.bincount(
+        sizes = np.bincount(
             problem.component_label.cpu().numpy(),
             weights=problem.component_size.cpu().numpy(),
             minlength=len(self.categories),
         )
-        rng = np.random.default_rng(seed)
-        return np.sort(rng.choice(len(self.categories), size=n, p=freqs / freqs.sum())).astype(np.int64)
+        return requested_codes(self.categories, sizes, n, labels, seed)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
@@ -559,7 +543,7 @@ class ExpressionGAN:
     ) -> ExpressionGAN:
         """Load a model written by :meth:`save`; ``adata`` (optional) is checked against its genes."""
         path = Path(path)
-        meta = _read_metadata(path / CONFIG_FILE, cls.__name__)
+        meta = read_metadata(path / CONFIG_FILE, cls.__name__)
         try:
             config = config_from_dict(ExpressionGANConfig, meta["config"])
             model = cls(config=config, seed=meta["seed"], device=device)
@@ -586,42 +570,8 @@ class ExpressionGAN:
             ) from None
         model.train_seconds = float(meta.get("train_seconds", 0.0))
         model._steps = int(meta.get("steps", 0))
-        model._history = _read_history(path / HISTORY_FILE)
+        model._history = read_history(path / HISTORY_FILE)
         return model
-
-
-def _apply_overrides(config: ExpressionGANConfig, overrides: dict[str, Any]) -> ExpressionGANConfig:
-    """Return ``config`` with ``overrides`` applied; training settings are routed to ``config.train``."""
-    if not overrides:
-        return config
-    values = config_to_dict(config)
-    train_fields = set(values["train"])
-    for key, value in overrides.items():
-        if key in train_fields:
-            values["train"][key] = value
-        else:
-            values[key] = value
-    return config_from_dict(type(config), values)
-
-
-def _read_history(path: Path) -> pd.DataFrame:
-    """The saved training history; empty when training was too short to log a row."""
-    try:
-        return pd.read_csv(path)
-    except (FileNotFoundError, pd.errors.EmptyDataError):
-        return pd.DataFrame()
-
-
-def _read_metadata(path: Path, expected: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise CheckpointError(f"{path} does not exist: is {path.parent} a saved biogan model?")
-    try:
-        meta = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{path} is corrupt ({err})") from None
-    if not isinstance(meta, dict) or meta.get("model") != expected:
-        raise CheckpointError(f"{path} does not describe a saved {expected}")
-    return meta
 
 
 __all__ = ["CountGANProblem", "ExpressionGAN", "ExpressionGANConfig", "sample_counts"]

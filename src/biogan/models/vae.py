@@ -11,7 +11,6 @@ binomial with mean ``L * p`` and the label's per-gene dispersion.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,9 @@ import biogan
 from biogan._utils import atomic_write, resolve_device, write_json
 from biogan.data.anndata import CountData, registered_keys, setup_anndata
 from biogan.data.preprocessing import library_sizes, nb_dispersion
-from biogan.errors import CheckpointError, InvalidDataError, NotFittedError, UnknownLabelError
-from biogan.models._config import config_from_dict, config_to_dict
+from biogan.errors import CheckpointError, InvalidDataError, NotFittedError
+from biogan.models._config import apply_overrides, config_from_dict, config_to_dict
+from biogan.models._shared import counts_anndata, read_history, read_metadata, requested_codes
 from biogan.models.expression import sample_counts
 from biogan.nn.vae import CountVAE
 from biogan.train.checkpoint import load_state, save_state
@@ -241,7 +241,7 @@ class ExpressionVAE:
         device: str = "auto",
         **overrides: Any,
     ) -> None:
-        self.config = _apply_overrides(config or ExpressionVAEConfig(), overrides)
+        self.config = apply_overrides(config or ExpressionVAEConfig(), overrides)
         self.seed = int(seed)
         self.device = resolve_device(device)
         self.layer: str | None = None
@@ -369,33 +369,15 @@ class ExpressionVAE:
             for start in range(0, len(codes), batch_size):
                 y = torch.from_numpy(codes[start : start + batch_size]).to(self.device)
                 chunks.append(sp.csr_matrix(problem.generate(y).cpu().numpy().astype(np.float32)))
-        X = sp.vstack(chunks).tocsr() if chunks else sp.csr_matrix((0, len(self.genes)), dtype=np.float32)
-        obs = pd.DataFrame(index=[f"synthetic_{i}" for i in range(len(codes))])
-        obs[self.labels_key or "label"] = pd.Categorical.from_codes(codes, categories=self.categories)
-        out = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=self.genes))
-        out.layers["counts"] = X.copy()
-        out.uns["biogan"] = {"model": "ExpressionVAE", "seed": seed, "version": biogan.__version__}
-        return out
+        return counts_anndata(
+            chunks, codes, self.categories, self.labels_key, self.genes, "ExpressionVAE", seed
+        )
 
     def _requested_codes(
         self, n: int | None, labels: dict[str, int] | list[str] | None, seed: int
     ) -> np.ndarray:
-        lookup = {name: i for i, name in enumerate(self.categories)}
-        if labels is not None:
-            items = labels.items() if isinstance(labels, dict) else [(lab, 1) for lab in labels]
-            unknown = sorted({str(lab) for lab, _ in items if str(lab) not in lookup})
-            if unknown:
-                raise UnknownLabelError(f"the model never saw label(s) {unknown}; it knows {self.categories}")
-            if any(int(k) < 0 for _, k in items):
-                raise InvalidDataError("label counts must be non-negative")
-            parts = [np.full(int(k), lookup[str(lab)]) for lab, k in items]
-            return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
-        if n is None or n < 0:
-            raise InvalidDataError("give n (number of cells) or labels={label: count}")
         assert self.problem is not None
-        freqs = self.problem.class_size.cpu().numpy().astype(np.float64)
-        rng = np.random.default_rng(seed)
-        return np.sort(rng.choice(len(self.categories), size=n, p=freqs / freqs.sum())).astype(np.int64)
+        return requested_codes(self.categories, self.problem.class_size.cpu().numpy(), n, labels, seed)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
@@ -430,7 +412,7 @@ class ExpressionVAE:
     ) -> ExpressionVAE:
         """Load a model written by :meth:`save`; ``adata`` (optional) is checked against its genes."""
         path = Path(path)
-        meta = _read_metadata(path / CONFIG_FILE, cls.__name__)
+        meta = read_metadata(path / CONFIG_FILE, cls.__name__)
         try:
             config = config_from_dict(ExpressionVAEConfig, meta["config"])
             model = cls(config=config, seed=meta["seed"], device=device)
@@ -456,7 +438,7 @@ class ExpressionVAE:
         model._steps = int(meta.get("steps", 0))
         model._warnings = list(meta.get("warnings", []))
         if (path / HISTORY_FILE).exists():
-            model._history = pd.read_csv(path / HISTORY_FILE)
+            model._history = read_history(path / HISTORY_FILE)
         return model
 
 
@@ -464,28 +446,6 @@ def _resize_buffers(problem: CountVAEProblem, state: dict[str, torch.Tensor]) ->
     """Buffers sized by the training data take the saved size before ``load_state_dict``."""
     for name in ("lib_log", "lib_codes"):
         setattr(problem, name, torch.empty_like(state[name]))
-
-
-def _apply_overrides(config: ExpressionVAEConfig, overrides: dict[str, Any]) -> ExpressionVAEConfig:
-    """Return ``config`` with ``overrides`` applied; training settings are routed to ``config.train``."""
-    if not overrides:
-        return config
-    values = config_to_dict(config)
-    for key, value in overrides.items():
-        (values["train"] if key in values["train"] else values)[key] = value
-    return config_from_dict(type(config), values)
-
-
-def _read_metadata(path: Path, expected: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise CheckpointError(f"{path} does not exist: is {path.parent} a saved biogan model?")
-    try:
-        meta = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{path} is corrupt ({err})") from None
-    if not isinstance(meta, dict) or meta.get("model") != expected:
-        raise CheckpointError(f"{path} does not describe a saved {expected}")
-    return meta
 
 
 __all__ = ["CountVAEProblem", "ExpressionVAE", "ExpressionVAEConfig"]

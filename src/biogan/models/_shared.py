@@ -1,0 +1,81 @@
+"""What every count model's user-facing class shares: label requests, output AnnData, saved files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+import biogan
+from biogan.errors import CheckpointError, InvalidDataError, UnknownLabelError
+
+
+def requested_codes(
+    categories: Sequence[str],
+    label_sizes: np.ndarray,
+    n: int | None,
+    labels: dict[str, int] | list[str] | None,
+    seed: int,
+) -> np.ndarray:
+    """Class code of each cell to generate: ``labels`` as asked, else ``n`` in ``label_sizes`` ratios."""
+    lookup = {name: i for i, name in enumerate(categories)}
+    if labels is not None:
+        items = labels.items() if isinstance(labels, dict) else [(lab, 1) for lab in labels]
+        unknown = sorted({str(lab) for lab, _ in items if str(lab) not in lookup})
+        if unknown:
+            raise UnknownLabelError(f"the model never saw label(s) {unknown}; it knows {list(categories)}")
+        if any(int(k) < 0 for _, k in items):
+            raise InvalidDataError("label counts must be non-negative")
+        parts = [np.full(int(k), lookup[str(lab)]) for lab, k in items]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+    if n is None or n < 0:
+        raise InvalidDataError("give n (number of cells) or labels={label: count}")
+    freqs = np.asarray(label_sizes, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(len(categories), size=n, p=freqs / freqs.sum())).astype(np.int64)
+
+
+def counts_anndata(
+    chunks: list[sp.csr_matrix],
+    codes: np.ndarray,
+    categories: Sequence[str],
+    labels_key: str | None,
+    genes: Sequence[str],
+    model: str,
+    seed: int,
+) -> ad.AnnData:
+    """Generated counts as AnnData: ``.X`` and ``layers["counts"]``, labels in ``obs``, genes in ``var``."""
+    X = sp.vstack(chunks).tocsr() if chunks else sp.csr_matrix((0, len(genes)), dtype=np.float32)
+    obs = pd.DataFrame(index=[f"synthetic_{i}" for i in range(len(codes))])
+    obs[labels_key or "label"] = pd.Categorical.from_codes(codes, categories=list(categories))
+    out = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=list(genes)))
+    out.layers["counts"] = X.copy()
+    out.uns["biogan"] = {"model": model, "seed": seed, "version": biogan.__version__}
+    return out
+
+
+def read_metadata(path: Path, expected: str) -> dict[str, Any]:
+    """The ``config.json`` of a saved model, checked to describe an ``expected`` model."""
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist: is {path.parent} a saved biogan model?")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path} is corrupt ({err})") from None
+    if not isinstance(meta, dict) or meta.get("model") != expected:
+        raise CheckpointError(f"{path} does not describe a saved {expected}")
+    return meta
+
+
+def read_history(path: Path) -> pd.DataFrame:
+    """The saved training history; empty when training was too short to log a row."""
+    try:
+        return pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return pd.DataFrame()
