@@ -24,7 +24,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/expression_pbmc.py
+	$(BIN)/python benchmarks/compare_pbmc.py
 	$(BIN)/python benchmarks/impute.py
+	$(BIN)/python benchmarks/augment_pbmc.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
