@@ -94,7 +94,8 @@ def augment(
     target
         See :func:`cells_to_add`.
     model
-        A fitted :class:`ExpressionGAN` on the same genes and labels; ``None`` trains one on ``adata``.
+        A fitted :class:`ExpressionGAN` (or :class:`~biogan.models.vae.ExpressionVAE`) on the same genes and
+        labels; ``None`` trains an ExpressionGAN on ``adata``.
     layer, seed, max_steps, device
         Where the counts are, the seed of training and sampling, training length, device.
     min_confidence
@@ -132,7 +133,8 @@ def augment(
             UserWarning,
             stacklevel=2,
         )
-    return _combine(adata, synthetic, layer, labels_key, target, seed, to_add, rejected, copies)
+    info = {"model": type(model).__name__, "seed": seed, "target": target, "added": to_add}
+    return _combine(adata, synthetic, layer, labels_key, info, rejected, copies)
 
 
 def _train(adata: ad.AnnData, labels_key: str, layer: str | None, seed: int, steps: int, device: str) -> Any:
@@ -224,9 +226,7 @@ def _combine(
     synthetic: ad.AnnData,
     layer: str | None,
     labels_key: str,
-    target: Any,
-    seed: int,
-    to_add: dict[str, int],
+    info: dict[str, Any],
     rejected: dict[str, int],
     copies: dict[str, float],
 ) -> ad.AnnData:
@@ -246,11 +246,12 @@ def _combine(
     out.obs.index.name = adata.obs.index.name
     out.obs[SYNTHETIC_KEY] = out.obs[SYNTHETIC_KEY].astype(bool)
     out.obs[labels_key] = out.obs[labels_key].astype("category")
+    target = info["target"]
     out.uns["biogan_augment"] = {
-        "model": "ExpressionGAN",
-        "seed": seed,
+        "model": info["model"],
+        "seed": info["seed"],
         "target": target if isinstance(target, str) else dict(target),
-        "added": {k: int(v) for k, v in to_add.items()},
+        "added": {k: int(v) for k, v in info["added"].items()},
         "rejected": rejected,
         "copy_distance_ratio": copies,
         "x_holds": "counts"
