@@ -12,10 +12,8 @@ from __future__ import annotations
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from biogan.errors import TrainingWarning
-from biogan.train.checkpoint import load_state, save_state
+from biogan.train.base import TrainerBase
 from biogan.train.diagnostics import stalled
 
 Rule = Callable[[list[dict[str, float]]], "str | None"]
@@ -89,7 +86,7 @@ def posterior_collapse(
     return None
 
 
-class LikelihoodTrainer:
+class LikelihoodTrainer(TrainerBase):
     """Trains a :class:`LikelihoodProblem`; holds the optimiser, history and the best weights.
 
     Parameters
@@ -117,41 +114,10 @@ class LikelihoodTrainer:
         device: torch.device | str = "cpu",
         rules: Sequence[Rule] = (stalled, posterior_collapse),
     ) -> None:
-        self.device = torch.device(device)
-        self.problem = problem.to(self.device)
-        self.config = config
-        self.seed = seed
-        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        super().__init__(problem, config, seed, checkpoint_path, device)
         self.rules = tuple(rules)
         params = [p for p in problem.parameters() if p.requires_grad]
         self.opt = torch.optim.Adam(params, config.lr, weight_decay=config.weight_decay)
-        self.step = 0
-        self.elapsed = 0.0
-        self.history: list[dict[str, float]] = []
-        self.best: dict[str, Any] | None = None
-        self.warnings: list[str] = []
-        self._rng_state: torch.Tensor | None = None
-
-    def fit(
-        self, max_steps: int, max_seconds: float | None = None, resume: bool = False, progress: bool = True
-    ) -> None:
-        """Train until ``max_steps`` steps (or ``max_seconds`` of wall time) are done.
-
-        With ``resume=True`` the state is first restored from ``checkpoint_path`` when it exists;
-        calling ``fit`` again continues where the previous call stopped.
-        """
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            if resume and self.checkpoint_path and self.checkpoint_path.exists():
-                self.load_state_dict(load_state(self.checkpoint_path, self.device))
-            if self._rng_state is None:
-                torch.manual_seed(self.seed)
-            else:
-                torch.set_rng_state(self._rng_state)
-            self._run(max_steps, max_seconds, progress)
-            self._rng_state = torch.get_rng_state()
-        if self.checkpoint_path:
-            self.save_checkpoint()
 
     def _run(self, max_steps: int, max_seconds: float | None, progress: bool) -> None:
         cfg = self.config
@@ -174,9 +140,7 @@ class LikelihoodTrainer:
                 self._log(logs, bar)
             if cfg.eval_every and (self.step % cfg.eval_every == 0 or out_of_time):
                 self._evaluate()
-            if self.checkpoint_path and self.step % cfg.checkpoint_every == 0:
-                self._rng_state = torch.get_rng_state()
-                self.save_checkpoint()
+            self._checkpoint_if_due(cfg.checkpoint_every)
             bar.update(1)
             if out_of_time:
                 break
@@ -185,11 +149,7 @@ class LikelihoodTrainer:
     def _log(self, logs: dict[str, float], bar: tqdm) -> None:
         self.history.append({"step": float(self.step), "elapsed_s": round(self.elapsed, 3), **logs})
         bar.set_postfix({"loss": f"{logs.get('loss', float('nan')):.4g}"})
-        for rule in self.rules:
-            message = rule(self.history)
-            if message and message not in self.warnings:
-                self.warnings.append(message)
-                warnings.warn(f"step {self.step}: {message}", TrainingWarning, stacklevel=2)
+        self._warn(rule(self.history) for rule in self.rules)
 
     def _evaluate(self) -> None:
         self.problem.eval()
@@ -199,43 +159,17 @@ class LikelihoodTrainer:
             return
         if self.history and self.history[-1]["step"] == self.step:
             self.history[-1]["validation_score"] = score
-        if self.best is None or score < self.best["score"]:
-            state = {k: v.detach().clone() for k, v in self.problem.state_dict().items()}
-            self.best = {"score": score, "step": self.step, "state": state}
+        self._keep_if_best(score, self.problem)
 
     def best_state(self) -> dict[str, torch.Tensor]:
         """The problem's weights to keep: the best validated ones if any, else the current ones."""
         return self.best["state"] if self.best is not None else self.problem.state_dict()
 
-    # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue training bit-for-bit on CPU."""
-        return {
-            "step": self.step,
-            "elapsed": self.elapsed,
-            "problem": self.problem.state_dict(),
-            "opt": self.opt.state_dict(),
-            "rng": self._rng_state if self._rng_state is not None else torch.get_rng_state(),
-            "history": self.history,
-            "best": self.best,
-            "warnings": self.warnings,
-        }
+    def _extra_state(self) -> dict[str, Any]:
+        return {"opt": self.opt.state_dict()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
-        self.problem.load_state_dict(state["problem"])
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.opt.load_state_dict(state["opt"])
-        self.step = int(state["step"])
-        self.elapsed = float(state["elapsed"])
-        self.history = [dict(row) for row in state["history"]]
-        self.best = state["best"]
-        self.warnings = list(state.get("warnings", []))
-        self._rng_state = state["rng"].cpu()
-
-    def save_checkpoint(self) -> Path:
-        """Write the training state to ``checkpoint_path`` atomically."""
-        assert self.checkpoint_path is not None
-        return save_state(self.checkpoint_path, self.state_dict())
 
 
 def steps_for_epochs(n_cells: int, batch_size: int, epochs: float) -> int:

@@ -2,9 +2,8 @@
 
 Minimal on purpose (nanoGPT-style): ``n_critic`` critic updates, one generator update, an EMA of the
 generator, a log row every ``log_every`` steps, a validation score every ``eval_every`` steps (the best EMA
-weights are kept), and an atomic checkpoint every ``checkpoint_every`` steps. All randomness comes from
-torch's global generator inside :func:`torch.random.fork_rng`, seeded once and saved in every checkpoint,
-so a resumed run on CPU ends in exactly the weights of an uninterrupted one.
+weights are kept), and an atomic checkpoint every ``checkpoint_every`` steps. Seeding, resume and state
+live in :class:`biogan.train.base.TrainerBase`.
 """
 
 from __future__ import annotations
@@ -12,16 +11,13 @@ from __future__ import annotations
 import math
 import os
 import time
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
-from biogan.errors import TrainingWarning
-from biogan.train.checkpoint import load_state, save_state
+from biogan.train.base import TrainerBase
 from biogan.train.diagnostics import diagnose
 from biogan.train.ema import make_ema, update_ema
 from biogan.train.problem import AdversarialProblem
@@ -63,7 +59,7 @@ class TrainConfig:
     checkpoint_every: int = 250
 
 
-class AdversarialTrainer:
+class AdversarialTrainer(TrainerBase):
     """Trains an :class:`AdversarialProblem`; holds optimisers, EMA, history and the best weights.
 
     Parameters
@@ -88,46 +84,13 @@ class AdversarialTrainer:
         checkpoint_path: str | os.PathLike | None = None,
         device: torch.device | str = "cpu",
     ) -> None:
-        self.device = torch.device(device)
-        self.problem = problem.to(self.device)
-        self.config = config
-        self.seed = seed
-        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        super().__init__(problem, config, seed, checkpoint_path, device)
         self.ema = make_ema(problem.generator)
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(problem.generator.parameters(), config.lr_generator, betas=betas)
         self.opt_d = torch.optim.Adam(problem.critic.parameters(), config.lr_critic, betas=betas)
-        self.step = 0
-        self.elapsed = 0.0
-        self.history: list[dict[str, float]] = []
-        self.best: dict[str, Any] | None = None
-        self.warnings: list[str] = []
-        self._rng_state: torch.Tensor | None = None
-        self._cuda_rng_state: list[torch.Tensor] = []
 
     # ------------------------------------------------------------------ training
-    def fit(
-        self,
-        max_steps: int,
-        max_seconds: float | None = None,
-        resume: bool = False,
-        progress: bool = True,
-    ) -> None:
-        """Train until ``max_steps`` generator steps (or ``max_seconds`` of wall time) are done.
-
-        With ``resume=True`` the state is first restored from ``checkpoint_path`` when it exists.
-        Calling ``fit`` again continues where the previous call stopped.
-        """
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            if resume and self.checkpoint_path and self.checkpoint_path.exists():
-                self.load_state_dict(load_state(self.checkpoint_path, self.device))
-            self._restore_rng()
-            self._run(max_steps, max_seconds, progress)
-            self._save_rng()
-        if self.checkpoint_path:
-            self.save_checkpoint()
-
     def _run(self, max_steps: int, max_seconds: float | None, progress: bool) -> None:
         cfg, problem = self.config, self.problem
         start, start_elapsed = time.perf_counter(), self.elapsed
@@ -148,9 +111,7 @@ class AdversarialTrainer:
                 self._log(logs, bar)
             if cfg.eval_every and (self.step % cfg.eval_every == 0 or out_of_time):
                 self._evaluate()
-            if self.checkpoint_path and self.step % cfg.checkpoint_every == 0:
-                self._save_rng()
-                self.save_checkpoint()
+            self._checkpoint_if_due(cfg.checkpoint_every)
             bar.update(1)
             if out_of_time:
                 break
@@ -195,10 +156,7 @@ class AdversarialTrainer:
         bar.set_postfix(
             {k: f"{row[k]:.3g}" for k in ("critic_loss", "generator_loss", "wasserstein") if k in row}
         )
-        for message in diagnose(self.history):
-            if message not in self.warnings:
-                self.warnings.append(message)
-                warnings.warn(f"step {self.step}: {message}", TrainingWarning, stacklevel=2)
+        self._warn(diagnose(self.history))
 
     def _evaluate(self) -> None:
         with torch.random.fork_rng(devices=[]):
@@ -207,9 +165,7 @@ class AdversarialTrainer:
             return
         if self.history:
             self.history[-1]["validation_score"] = score
-        if self.best is None or score < self.best["score"]:
-            state = {k: v.detach().clone() for k, v in self.ema.state_dict().items()}
-            self.best = {"score": score, "step": self.step, "ema": state}
+        self._keep_if_best(score, self.ema)
 
     # ------------------------------------------------------------------ state
     def sampling_generator(self) -> torch.nn.Module:
@@ -217,53 +173,17 @@ class AdversarialTrainer:
         if self.best is None:
             return self.ema
         best = make_ema(self.ema)
-        best.load_state_dict(self.best["ema"])
+        best.load_state_dict(self.best["state"])
         return best
 
-    def _save_rng(self) -> None:
-        self._rng_state = torch.get_rng_state()
-        if self.device.type == "cuda":
-            self._cuda_rng_state = [torch.cuda.get_rng_state(self.device)]
-
-    def _restore_rng(self) -> None:
-        if self._rng_state is None:
-            torch.manual_seed(self.seed)
-            return
-        torch.set_rng_state(self._rng_state)
-        if self.device.type == "cuda" and self._cuda_rng_state:
-            torch.cuda.set_rng_state(self._cuda_rng_state[0].cpu(), self.device)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue training bit-for-bit."""
+    def _extra_state(self) -> dict[str, Any]:
         return {
-            "step": self.step,
-            "elapsed": self.elapsed,
-            "problem": self.problem.state_dict(),
             "ema": self.ema.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
-            "rng": self._rng_state if self._rng_state is not None else torch.get_rng_state(),
-            "cuda_rng": self._cuda_rng_state,
-            "history": self.history,
-            "best": self.best,
-            "warnings": self.warnings,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
-        self.problem.load_state_dict(state["problem"])
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.ema.load_state_dict(state["ema"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
-        self.step = int(state["step"])
-        self.elapsed = float(state["elapsed"])
-        self.history = [dict(row) for row in state["history"]]
-        self.best = state["best"]
-        self.warnings = list(state.get("warnings", []))
-        self._rng_state = state["rng"].cpu()
-        self._cuda_rng_state = list(state.get("cuda_rng", []))
-
-    def save_checkpoint(self) -> Path:
-        """Write the training state to ``checkpoint_path`` atomically."""
-        assert self.checkpoint_path is not None
-        return save_state(self.checkpoint_path, self.state_dict())
