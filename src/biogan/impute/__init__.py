@@ -1,6 +1,6 @@
 """Missing-value imputation: :class:`GANImputer` (adversarial, scikit-learn compatible), plain GAIN, masks."""
 
-from biogan.impute.columns import CATEGORICAL, CONTINUOUS, INTEGER
+from biogan.data.tables import CATEGORICAL, CONTINUOUS, INTEGER
 from biogan.impute.gain import GAINImputer, GAINProblem, GAINSettings
 from biogan.impute.imputer import GANImputer
 from biogan.impute.masks import make_mask, mar_mask, mcar_mask, mnar_mask

@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from biogan.errors import InvalidDataError
-from biogan.impute.columns import CATEGORICAL, TableEncoder, clean_table, infer_column_types
+from biogan.data.tables import CATEGORICAL, TableEncoder, clean_table, infer_column_types
 from biogan.impute.gain import GAINSettings, ImputationData, masked_rmse, seeded_problem, train_gain
 
 

@@ -1,6 +1,6 @@
-"""Column types of a table to impute (continuous, integer/count, categorical) and their [0, 1] encoding.
+"""Column types of a table (continuous, integer/count, categorical) and their [0, 1] encoding.
 
-The imputer works on one float matrix: numeric columns min-max scaled to [0, 1] with their observed range,
+Imputation works on one float matrix: numeric columns min-max scaled to [0, 1] with their observed range,
 categorical columns one-hot encoded (a missing category is a missing block). Decoding maps back, clips to
 the observed range, rounds integer columns and picks a valid category for categorical ones.
 """
