@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine
 
 import biogan
-from biogan.augment import SYNTHETIC_KEY, augment
+from biogan.augmentation import SYNTHETIC_KEY, augment
 from biogan.data import log_normalize, stratified_split
 
 LABEL = "cell_type"

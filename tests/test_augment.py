@@ -10,25 +10,25 @@ import pytest
 from conftest import TINY
 
 import biogan
-from biogan.augment import SYNTHETIC_KEY, augment, cells_to_add
+from biogan.augmentation import SYNTHETIC_KEY, augment, samples_to_add
 from biogan.errors import InvalidDataError, UnknownLabelError
 
 SIZES = pd.Series({"A": 10, "B": 4, "C": 1})
 
 
 def test_targets():
-    assert cells_to_add(SIZES, "balanced") == {"B": 6, "C": 9}
-    assert cells_to_add(SIZES, "x2") == {"A": 10, "B": 4, "C": 1}
-    assert cells_to_add(SIZES, "B=8, C=3") == {"B": 4, "C": 2}
-    assert cells_to_add(SIZES, {"A": 10}) == {}
+    assert samples_to_add(SIZES, "balanced") == {"B": 6, "C": 9}
+    assert samples_to_add(SIZES, "x2") == {"A": 10, "B": 4, "C": 1}
+    assert samples_to_add(SIZES, "B=8, C=3") == {"B": 4, "C": 2}
+    assert samples_to_add(SIZES, {"A": 10}) == {}
     with pytest.raises(InvalidDataError, match="cannot be below"):
-        cells_to_add(SIZES, "A=5")
+        samples_to_add(SIZES, "A=5")
     with pytest.raises(UnknownLabelError, match="not in the data"):
-        cells_to_add(SIZES, "Neuron=5")
+        samples_to_add(SIZES, "Neuron=5")
     with pytest.raises(InvalidDataError, match="cannot read target"):
-        cells_to_add(SIZES, "lots")
+        samples_to_add(SIZES, "lots")
     with pytest.raises(InvalidDataError, match="shrink"):
-        cells_to_add(SIZES, "x0.5")
+        samples_to_add(SIZES, "x0.5")
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_real_cells_kept_bit_for_bit_and_synthetic_flagged(small, fitted):
 
 
 def test_confidence_filter_keeps_only_confident_cells(small, fitted):
-    from biogan.augment import _label_classifier
+    from biogan.augmentation.cells import _label_classifier
 
     target = {"CD19+ B": 30}
     out = augment(small, "cell_type", target=target, model=fitted, layer="counts", min_confidence=0.6)

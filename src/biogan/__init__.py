@@ -7,15 +7,26 @@ against synthetic with honest metrics.
 __version__ = "0.1.0"
 
 from biogan import datasets, errors, metrics, plot
+from biogan.augmentation import augment
 from biogan.metrics.suite import evaluate
-from biogan.models import ExpressionGAN, ExpressionGANConfig, ExpressionVAE, ExpressionVAEConfig
+from biogan.models import (
+    ExpressionGAN,
+    ExpressionGANConfig,
+    ExpressionVAE,
+    ExpressionVAEConfig,
+    TabularGAN,
+    TabularGANConfig,
+)
 
 __all__ = [
     "ExpressionGAN",
     "ExpressionGANConfig",
     "ExpressionVAE",
     "ExpressionVAEConfig",
+    "TabularGAN",
+    "TabularGANConfig",
     "__version__",
+    "augment",
     "datasets",
     "errors",
     "evaluate",

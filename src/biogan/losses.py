@@ -1,7 +1,8 @@
 """Adversarial losses: WGAN-GP (default), the classic minimax game (non-saturating form), hinge.
 
 Each loss turns critic scores on real and generated samples into a critic loss and a generator loss.
-A gradient penalty (Gulrajani et al. 2017) can be added to any of them; WGAN-GP requires it.
+A gradient penalty (Gulrajani et al. 2017) can be added to any of them; WGAN-GP requires it. The kernel
+MMD between sample sets is the validation score models use to keep their best weights.
 """
 
 from __future__ import annotations
@@ -56,3 +57,13 @@ def gradient_penalty(
     scores = critic(interpolates)
     (grad,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
     return ((grad.norm(2, dim=1) - 1) ** 2).mean()
+
+
+def mmd2_rbf(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Biased multi-scale RBF MMD^2 (bandwidths around the median pairwise distance)."""
+    joint = torch.cat([a, b])
+    d2 = torch.cdist(joint, joint).pow(2)
+    scale = d2[d2 > 0].median()
+    kernel = sum(torch.exp(-d2 / (scale * f)) for f in (0.25, 0.5, 1.0, 2.0, 4.0))
+    n = len(a)
+    return kernel[:n, :n].mean() + kernel[n:, n:].mean() - 2 * kernel[:n, n:].mean()

@@ -3,7 +3,7 @@
 from biogan.data.anndata import CountData, setup_anndata
 from biogan.data.datasets import pbmc68k_counts, stratified_split
 from biogan.data.preprocessing import log_normalize
-from biogan.data.readers import read_cells, write_h5ad
+from biogan.data.readers import read_cells, read_table, write_h5ad, write_table
 from biogan.data.validation import check_counts
 
 __all__ = [
@@ -12,7 +12,9 @@ __all__ = [
     "log_normalize",
     "pbmc68k_counts",
     "read_cells",
+    "read_table",
     "setup_anndata",
     "stratified_split",
     "write_h5ad",
+    "write_table",
 ]

@@ -1,6 +1,7 @@
-"""Read cells x genes count data from the formats single-cell tools write.
+"""Read cells x genes count data from the formats single-cell tools write, and plain tables.
 
-Everything ends as an :class:`anndata.AnnData`; scanpy's readers do the parsing.
+Cells end as an :class:`anndata.AnnData` (scanpy's readers do the parsing); tables (.csv/.tsv) as a
+pandas DataFrame. Writers are atomic.
 """
 
 from __future__ import annotations
@@ -70,3 +71,31 @@ def _frame_to_anndata(frame: pd.DataFrame, path: Path) -> ad.AnnData:
 def write_h5ad(adata: ad.AnnData, path: str | os.PathLike) -> Path:
     """Write ``adata`` to ``path`` atomically (temp file + rename)."""
     return atomic_write(path, lambda tmp: adata.write_h5ad(tmp), suffix=".h5ad")
+
+
+TABLE_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
+
+
+def table_separator(path: str | os.PathLike) -> str:
+    """The field separator of a .csv / .tsv / .txt table; other suffixes raise."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in TABLE_SEPARATORS:
+        raise InvalidDataError(f"cannot tell the format of {path}: use .csv or .tsv")
+    return TABLE_SEPARATORS[suffix]
+
+
+def read_table(path: str | os.PathLike, index: bool = True) -> pd.DataFrame:
+    """A .csv/.tsv table (first column = row names when ``index``); empty cells and NA become missing."""
+    path = Path(path)
+    if not path.exists():
+        raise InvalidDataError(f"input {path} does not exist")
+    try:
+        return pd.read_csv(path, sep=table_separator(path), index_col=0 if index else None)
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise InvalidDataError(f"cannot read {path}: {err}") from None
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike, index: bool = True) -> Path:
+    """Write ``frame`` as .csv/.tsv atomically (a crash never leaves a half-written file)."""
+    sep = table_separator(path)
+    return atomic_write(path, lambda tmp: frame.to_csv(tmp, sep=sep, index=index), suffix=Path(path).suffix)

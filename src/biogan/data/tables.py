@@ -10,9 +10,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from biogan.errors import InvalidDataError
 
@@ -186,3 +188,124 @@ class TableEncoder:
     def missing_cells(self, clean: pd.DataFrame) -> np.ndarray:
         """Boolean (rows x columns) of the table's missing entries."""
         return clean.isna().to_numpy()
+
+
+class QuantileTableEncoder:
+    """Maps a complete table to a GAN-friendly matrix and back.
+
+    Numeric columns go through their empirical CDF to a standard normal (a quantile transform, as
+    sklearn's ``QuantileTransformer(output_distribution="normal")``), so skewed, heavy-tailed or
+    multi-modal clinical variables all look Gaussian to the networks, and decoding can only produce
+    values inside each column's observed range (interpolated between observed quantiles; integer columns
+    are rounded). Categorical columns are one-hot blocks. The state is plain lists (:meth:`to_dict`), so a
+    saved model needs no pickle; note that for up to ``n_quantiles`` rows the quantiles are the sorted
+    observed values of each column (marginals, never whole rows).
+
+    Parameters
+    ----------
+    clean
+        Output of :func:`clean_table` without missing values.
+    kinds
+        Output of :func:`infer_column_types`.
+    n_quantiles
+        Quantiles kept per numeric column (at most the number of rows).
+    """
+
+    def __init__(self, clean: pd.DataFrame, kinds: list[str], n_quantiles: int = 1000) -> None:
+        missing = clean.isna().sum()
+        if missing.any():
+            bad = {str(k): int(v) for k, v in missing[missing > 0].items()}
+            raise InvalidDataError(
+                f"missing values in columns {bad}: impute them first (biogan.impute.GANImputer) "
+                "or drop the incomplete rows"
+            )
+        n = min(n_quantiles, len(clean))
+        self.codecs: list[ColumnCodec] = []
+        self.quantiles: dict[str, list[float]] = {}
+        for name, kind in zip(clean.columns, kinds, strict=True):
+            col = clean[name]
+            if kind == CATEGORICAL:
+                cats = sorted(col.unique(), key=lambda v: (str(type(v)), v))
+                self.codecs.append(ColumnCodec(name, kind, categories=cats))
+            else:
+                values = col.to_numpy(float)
+                self.codecs.append(ColumnCodec(name, kind, float(values.min()), float(values.max())))
+                self.quantiles[str(name)] = np.quantile(values, np.linspace(0, 1, n)).tolist()
+        self._layout()
+
+    def _layout(self) -> None:
+        edges = np.cumsum([0] + [c.width for c in self.codecs])
+        self.blocks = [slice(int(a), int(b)) for a, b in itertools.pairwise(edges)]
+        self.width = int(edges[-1])
+
+    @property
+    def categorical_blocks(self) -> list[tuple[int, int]]:
+        """``(start, stop)`` of every one-hot block in the encoded matrix."""
+        return [
+            (b.start, b.stop) for c, b in zip(self.codecs, self.blocks, strict=True) if c.kind == CATEGORICAL
+        ]
+
+    def encode(self, clean: pd.DataFrame) -> np.ndarray:
+        """The encoded matrix (float32); unseen categories raise :class:`InvalidDataError`."""
+        Z = np.empty((len(clean), self.width), dtype=np.float32)
+        for codec, block in zip(self.codecs, self.blocks, strict=True):
+            col = clean[codec.name]
+            if codec.kind == CATEGORICAL:
+                Z[:, block] = TableEncoder._one_hot(col, codec)
+            else:
+                Z[:, block.start] = self._to_normal(col.to_numpy(float), codec.name)
+        return Z
+
+    def _to_normal(self, values: np.ndarray, name: Hashable) -> np.ndarray:
+        q = np.asarray(self.quantiles[str(name)])
+        refs = np.linspace(0, 1, len(q))
+        # Averaging the forward and the reversed interpolation gives tied quantiles (a column with
+        # many zeros) the middle of their CDF step, as sklearn's QuantileTransformer does.
+        u = 0.5 * (np.interp(values, q, refs) - np.interp(-values, -q[::-1], -refs[::-1]))
+        bound = 1e-7
+        return special.ndtri(np.clip(u, bound, 1 - bound))
+
+    def decode(self, Z: np.ndarray) -> dict[Hashable, np.ndarray]:
+        """Column values: numeric ones through the inverse CDF (rounded if integer), categories by argmax."""
+        out = {}
+        for codec, block in zip(self.codecs, self.blocks, strict=True):
+            if codec.kind == CATEGORICAL:
+                codes = np.argmax(Z[:, block], axis=1)
+                out[codec.name] = np.asarray(codec.categories, dtype=object)[codes]
+                continue
+            q = np.asarray(self.quantiles[str(codec.name)])
+            values = np.interp(
+                special.ndtr(Z[:, block.start].astype(np.float64)), np.linspace(0, 1, len(q)), q
+            )
+            out[codec.name] = np.round(values) if codec.kind == INTEGER else values
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready state (column names, kinds, ranges, categories, quantiles)."""
+        return {
+            "columns": [
+                {
+                    "name": plain_values([c.name])[0],
+                    "kind": c.kind,
+                    "low": c.low,
+                    "high": c.high,
+                    "categories": plain_values(c.categories),
+                }
+                for c in self.codecs
+            ],
+            "quantiles": self.quantiles,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict) -> QuantileTableEncoder:
+        """Rebuild an encoder written by :meth:`to_dict`."""
+        encoder = cls.__new__(cls)
+        encoder.codecs = [ColumnCodec(**c) for c in state["columns"]]
+        encoder.quantiles = {str(k): list(v) for k, v in state["quantiles"].items()}
+        encoder._layout()
+        return encoder
+
+
+def plain_values(values: Sequence[Any]) -> list[Any]:
+    """NumPy scalars (labels, categories, column names) as plain Python values, for JSON."""
+    return [v.item() if isinstance(v, np.generic) else v for v in values]

@@ -8,32 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
-from biogan._utils import atomic_write
+from biogan.data.readers import read_table, table_separator, write_table
 from biogan.errors import InvalidDataError
-
-TABLE_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
 
 
 def _kind(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix == ".h5ad":
+    if path.suffix.lower() == ".h5ad":
         return "h5ad"
-    if suffix in TABLE_SEPARATORS:
-        return suffix
-    raise InvalidDataError(f"cannot tell the format of {path}: use .csv, .tsv or .h5ad")
-
-
-def read_table(path: Path, index: bool = True) -> pd.DataFrame:
-    """A .csv/.tsv table (first column = row names when ``index``); empty cells and NA become missing."""
-    if not path.exists():
-        raise InvalidDataError(f"input {path} does not exist")
-    try:
-        return pd.read_csv(path, sep=TABLE_SEPARATORS[_kind(path)], index_col=0 if index else None)
-    except (OSError, ValueError, pd.errors.ParserError) as err:
-        raise InvalidDataError(f"cannot read {path}: {err}") from None
+    table_separator(path)  # raises for unknown formats
+    return "table"
 
 
 def impute(
@@ -73,6 +58,4 @@ def impute(
             raise InvalidDataError(f"input {input} does not exist")
         filled = imputer.fit_transform(ad.read_h5ad(input), layer=layer)
         return write_h5ad(filled, output)
-    frame = imputer.fit_transform(read_table(input, index), layer=None)
-    sep = TABLE_SEPARATORS[out_kind]
-    return atomic_write(output, lambda tmp: frame.to_csv(tmp, sep=sep, index=index), suffix=out_kind)
+    return write_table(imputer.fit_transform(read_table(input, index), layer=None), output, index)

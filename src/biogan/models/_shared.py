@@ -60,16 +60,16 @@ def counts_anndata(
     return out
 
 
-def read_metadata(path: Path, expected: str) -> dict[str, Any]:
-    """The ``config.json`` of a saved model, checked to describe an ``expected`` model."""
+def read_metadata(path: Path, expected: str | None) -> dict[str, Any]:
+    """The ``config.json`` of a saved model, checked to describe an ``expected`` model (any if ``None``)."""
     if not path.is_file():
         raise CheckpointError(f"{path} does not exist: is {path.parent} a saved biogan model?")
     try:
         meta = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path} is corrupt ({err})") from None
-    if not isinstance(meta, dict) or meta.get("model") != expected:
-        raise CheckpointError(f"{path} does not describe a saved {expected}")
+    if not isinstance(meta, dict) or (expected is not None and meta.get("model") != expected):
+        raise CheckpointError(f"{path} does not describe a saved {expected or 'biogan model'}")
     return meta
 
 

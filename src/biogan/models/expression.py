@@ -39,7 +39,7 @@ from biogan.data.preprocessing import (
     subclusters,
 )
 from biogan.errors import CheckpointError, InvalidDataError, NotFittedError
-from biogan.losses import AdversarialLoss
+from biogan.losses import AdversarialLoss, mmd2_rbf
 from biogan.models._config import apply_overrides, config_from_dict, config_to_dict
 from biogan.models._shared import counts_anndata, read_history, read_metadata, requested_codes
 from biogan.nn import CountGenerator, ProjectionCritic
@@ -344,16 +344,6 @@ def split_labels(
     if config.cells_per_subcluster <= 0:
         return codes.copy(), np.arange(n_labels, dtype=np.int64)
     return subclusters(X, codes, n_labels, config.cells_per_subcluster, config.max_subclusters, seed=seed)
-
-
-def mmd2_rbf(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Biased multi-scale RBF MMD^2 (bandwidths around the median pairwise distance)."""
-    joint = torch.cat([a, b])
-    d2 = torch.cdist(joint, joint).pow(2)
-    scale = d2[d2 > 0].median()
-    kernel = sum(torch.exp(-d2 / (scale * f)) for f in (0.25, 0.5, 1.0, 2.0, 4.0))
-    n = len(a)
-    return kernel[:n, :n].mean() + kernel[n:, n:].mean() - 2 * kernel[:n, n:].mean()
 
 
 class ExpressionGAN:

@@ -1,0 +1,73 @@
+"""Augment small or imbalanced data sets (rare cell types, small cohorts) with synthetic samples.
+
+:func:`augment` takes an AnnData of counts (grown with an :class:`~biogan.ExpressionGAN` or
+:class:`~biogan.ExpressionVAE`) or a pandas DataFrame (grown with a :class:`~biogan.TabularGAN`).
+Real samples are always kept bit-for-bit and synthetic ones flagged as ``biogan_synthetic``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from biogan.augmentation._shared import DUPLICATE_RATIO, SYNTHETIC_KEY, samples_to_add
+from biogan.augmentation.cells import augment_cells, copy_check
+from biogan.augmentation.tables import augment_table
+
+
+def augment(
+    data: Any,
+    labels_key: Hashable,
+    target: str | Mapping[str, int] = "balanced",
+    model: Any = None,
+    seed: int = 0,
+    min_confidence: float | None = None,
+    device: str = "auto",
+    **options: Any,
+) -> Any:
+    """Append synthetic samples so that labels reach ``target``; real samples are returned unchanged.
+
+    Parameters
+    ----------
+    data
+        An AnnData of raw counts (see :func:`augment_cells`, options ``layer``, ``max_steps``) or a
+        DataFrame (see :func:`augment_table`, options ``categorical_features``, ``max_steps``).
+    labels_key
+        ``obs`` column (AnnData) or column (DataFrame) with the labels to grow.
+    target
+        ``"balanced"``, ``"x2"`` or final sizes per label (see :func:`samples_to_add`).
+    model
+        A fitted model for the data type, or ``None`` to train one on ``data``.
+    seed, min_confidence, device
+        Seed of training and sampling; keep only samples a classifier trained on the real data assigns
+        to their label with this probability; device.
+
+    Returns
+    -------
+    AnnData or DataFrame
+        Same type as ``data``: real samples followed by flagged synthetic ones.
+    """
+    run = augment_table if isinstance(data, pd.DataFrame) else augment_cells
+    return run(
+        data,
+        labels_key,
+        target,
+        model=model,
+        seed=seed,
+        min_confidence=min_confidence,
+        device=device,
+        **options,
+    )
+
+
+__all__ = [
+    "DUPLICATE_RATIO",
+    "SYNTHETIC_KEY",
+    "augment",
+    "augment_cells",
+    "augment_table",
+    "copy_check",
+    "samples_to_add",
+]

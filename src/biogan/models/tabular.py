@@ -1,0 +1,434 @@
+"""TabularGAN: a conditional GAN for mixed tables (clinical covariates, phenotypes, summaries).
+
+How a synthetic row is made
+---------------------------
+1. Numeric columns are mapped through their empirical CDF to a standard normal, categorical columns to
+   one-hot blocks (:class:`~biogan.data.tables.QuantileTableEncoder`).
+2. The generator maps noise and the row's class (the label column, if any) to that space: numeric
+   outputs directly, each categorical block through a Gumbel-softmax. A per-class offset starts at the
+   class's mean, so a class with a dozen rows starts from its centre and only learns the spread.
+3. The critic (projection head for the class, dropout) is trained with WGAN-GP in biogan's shared loop.
+   Classes are drawn uniformly while training (CTGAN's training-by-sampling), so rare classes get as
+   many updates as common ones.
+4. Decoding maps back through the inverse CDF, so every numeric value lies in its column's observed
+   range and integer columns stay integers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+import biogan
+from biogan._utils import atomic_write, resolve_device, write_json
+from biogan.data.tables import QuantileTableEncoder, clean_table, infer_column_types, plain_values
+from biogan.errors import CheckpointError, InvalidDataError, NotFittedError, UnknownLabelError
+from biogan.losses import AdversarialLoss, mmd2_rbf
+from biogan.models._config import apply_overrides, config_from_dict, config_to_dict
+from biogan.models._shared import read_history, read_metadata, requested_codes
+from biogan.nn import ProjectionCritic, TableGenerator
+from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig, load_state, save_state
+
+MODEL_FILE, CONFIG_FILE, HISTORY_FILE, CHECKPOINT_FILE = (
+    "model.pt",
+    "config.json",
+    "history.csv",
+    "checkpoint.pt",
+)
+CLASS_SAMPLING = ("uniform", "proportional")
+
+
+@dataclass
+class TabularGANConfig:
+    """Hyperparameters of :class:`TabularGAN` (saved with the model).
+
+    Parameters
+    ----------
+    noise_dim
+        Size of the generator's noise vector.
+    generator_hidden, critic_hidden
+        Hidden layer widths.
+    critic_dropout
+        Dropout in the critic (regularises it on tables of a few hundred rows).
+    spectral_norm
+        Spectral-normalise the critic.
+    loss
+        ``"wgan-gp"``, ``"minimax"`` (non-saturating) or ``"hinge"``.
+    gp_weight
+        Gradient-penalty weight.
+    gumbel_tau
+        Temperature of the categorical outputs while training.
+    class_sampling
+        ``"uniform"`` (every class equally often in a batch) or ``"proportional"``.
+    n_quantiles
+        Quantiles kept per numeric column for the normal-score transform.
+    n_monitor
+        Rows in the fixed set used for the collapse signal and the validation score.
+    train
+        Optimisation settings of the shared loop. Learning rates are three times the expression model's:
+        on breast cancer (30 columns) 1500 steps reached a held-out C2ST of 0.66 with them and 0.72 with
+        the default ones (3000 steps: 0.65 vs 0.68).
+    """
+
+    noise_dim: int = 32
+    generator_hidden: tuple[int, ...] = (256, 256)
+    critic_hidden: tuple[int, ...] = (256, 256)
+    critic_dropout: float = 0.2
+    spectral_norm: bool = False
+    loss: str = "wgan-gp"
+    gp_weight: float = 10.0
+    gumbel_tau: float = 0.2
+    class_sampling: str = "uniform"
+    n_quantiles: int = 1000
+    n_monitor: int = 512
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(batch_size=64, lr_generator=3e-4, lr_critic=1e-3, eval_every=100)
+    )
+
+    def __post_init__(self) -> None:
+        AdversarialLoss(self.loss)  # validates the name
+        if self.class_sampling not in CLASS_SAMPLING:
+            raise ValueError(f"class_sampling must be one of {CLASS_SAMPLING}, not {self.class_sampling!r}")
+        if self.loss == "wgan-gp" and self.gp_weight <= 0:
+            raise ValueError("the wgan-gp loss needs gp_weight > 0")
+
+
+class TableProblem(AdversarialProblem):
+    """Generator, critic and class-balanced batches of an encoded table."""
+
+    def __init__(
+        self, width: int, n_classes: int, categorical_blocks: list[tuple[int, int]], config: TabularGANConfig
+    ) -> None:
+        super().__init__(AdversarialLoss(config.loss), config.gp_weight)
+        self.config = config
+        self.generator = TableGenerator(
+            config.noise_dim, n_classes, width, categorical_blocks, config.generator_hidden, config.gumbel_tau
+        )
+        self.critic = ProjectionCritic(
+            width, n_classes, config.critic_hidden, config.critic_dropout, config.spectral_norm
+        )
+        self.register_buffer("class_size", torch.ones(n_classes))
+        self.data: torch.Tensor | None = None
+
+    def attach(self, Z: np.ndarray, codes: np.ndarray, seed: int) -> None:
+        """Use the encoded rows ``Z`` with class ``codes`` as the real data; start offsets at class means."""
+        n_classes = len(self.class_size)
+        sizes = np.bincount(codes, minlength=n_classes)
+        order = np.argsort(codes, kind="stable")
+        device = self.class_size.device
+        self.data = torch.from_numpy(Z[order]).to(device)
+        self.codes = torch.from_numpy(codes[order]).to(device)
+        self.class_start = torch.from_numpy(np.concatenate([[0], np.cumsum(sizes)[:-1]])).to(device)
+        with torch.no_grad():
+            self.class_size.copy_(torch.from_numpy(sizes))
+            means = np.stack([Z[codes == k].mean(0) for k in range(n_classes)])
+            for start, stop in self.generator.categorical_blocks:  # offsets are logits there
+                means[:, start:stop] = np.log(means[:, start:stop] + 1e-3)
+            self.generator.class_offset.weight.copy_(torch.from_numpy(means))
+        self._prepare_monitor(seed)
+
+    def _prepare_monitor(self, seed: int) -> None:
+        assert self.data is not None
+        gen = torch.Generator().manual_seed(seed)
+        n = min(self.config.n_monitor, len(self.data))
+        idx = torch.randperm(len(self.data), generator=gen)[:n]
+        self.monitor_x, self.monitor_y = self.data[idx], self.codes[idx]
+        self.monitor_z = torch.randn(n, self.config.noise_dim, generator=gen).to(self.data.device)
+
+    def real_batch(self, batch_size: int) -> Batch:
+        if self.data is None:
+            raise NotFittedError("this model has no training data attached")
+        weights = (
+            torch.ones_like(self.class_size) if self.config.class_sampling == "uniform" else self.class_size
+        )
+        y = torch.multinomial(weights * (self.class_size > 0), batch_size, replacement=True)
+        offset = (torch.rand(batch_size, device=y.device) * self.class_size[y]).long()
+        return Batch(self.data[self.class_start[y] + offset], y)
+
+    def fake_batch(self, real: Batch, generator: nn.Module | None = None) -> Batch:
+        generator = generator or self.generator
+        z = torch.randn(len(real.y), self.config.noise_dim, device=real.y.device)
+        return Batch(generator(z, real.y), real.y)
+
+    @torch.no_grad()
+    def _monitor_fake(self, generator: nn.Module) -> torch.Tensor:
+        was_training = generator.training
+        generator.eval()
+        fake = generator(self.monitor_z, self.monitor_y)
+        generator.train(was_training)
+        return fake
+
+    @torch.no_grad()
+    def monitor(self, generator: nn.Module) -> dict[str, float]:
+        """Diversity of a fixed-noise batch relative to real rows (1 = as diverse; near 0 = collapse)."""
+        if self.data is None:
+            return {}
+        fake = self._monitor_fake(generator)
+        ratio = torch.pdist(fake).mean() / torch.pdist(self.monitor_x).mean().clamp_min(1e-8)
+        return {"diversity_ratio": float(ratio)}
+
+    @torch.no_grad()
+    def validation_score(self, generator: nn.Module) -> float | None:
+        """MMD^2 between generated rows and the fixed set of real rows (same classes)."""
+        if self.data is None or len(self.monitor_x) < 2:
+            return None
+        return float(mmd2_rbf(self._monitor_fake(generator), self.monitor_x))
+
+
+class TabularGAN:
+    """Conditional GAN for tables with numeric, integer and categorical columns (sklearn-style API).
+
+    Parameters
+    ----------
+    config
+        Hyperparameters; keyword ``overrides`` replace single fields (``batch_size=128`` etc. go to
+        ``config.train``).
+    seed
+        Seeds weight initialisation and training; same data and seed -> same model and samples on CPU.
+    device
+        ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> table = load_breast_cancer(as_frame=True).frame
+    >>> model = TabularGAN(seed=0).fit(table, labels_key="target", max_steps=1500)
+    >>> synth = model.sample(labels={0: 100, 1: 100})
+    """
+
+    def __init__(
+        self, config: TabularGANConfig | None = None, seed: int = 0, device: str = "auto", **overrides: Any
+    ):
+        self.config = apply_overrides(config or TabularGANConfig(), overrides)
+        self.seed = int(seed)
+        self.device = resolve_device(device)
+        self.labels_key: Hashable | None = None
+        self.categories: list[Any] = []
+        self.columns: list[Hashable] = []
+        self.dtypes: dict[str, str] = {}
+        self.encoder: QuantileTableEncoder | None = None
+        self.problem: TableProblem | None = None
+        self.trainer: AdversarialTrainer | None = None
+        self._sampler: nn.Module | None = None
+        self.train_seconds = 0.0
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        data: pd.DataFrame,
+        labels_key: Hashable | None = None,
+        categorical_features: Sequence[Hashable] = (),
+        max_steps: int = 3000,
+        max_seconds: float | None = None,
+        resume: bool = False,
+        checkpoint_dir: str | os.PathLike | None = None,
+        progress: bool = True,
+    ) -> TabularGAN:
+        """Learn the table's columns and train for ``max_steps`` generator steps.
+
+        Parameters
+        ----------
+        data
+            One row per sample; no missing values (impute them first).
+        labels_key
+            Column to condition on (``None``: unconditional). Its values are the labels of
+            :meth:`sample`.
+        categorical_features
+            Columns to treat as categorical beyond those inferred (text, ``category`` and ``bool``).
+        max_steps, max_seconds
+            Training length in generator steps, and an optional wall-clock budget.
+        resume, checkpoint_dir
+            Continue from ``checkpoint_dir/checkpoint.pt``; write checkpoints there.
+        progress
+            Show a progress bar with the losses.
+        """
+        Z, codes = self._learn_table(data, labels_key, categorical_features)
+        if self.trainer is None:
+            assert self.encoder is not None
+            with torch.random.fork_rng(devices=[]):  # weight init follows the seed, not global state
+                torch.manual_seed(self.seed)
+                problem = TableProblem(
+                    Z.shape[1], len(self.categories), self.encoder.categorical_blocks, self.config
+                )
+            self.problem = problem.to(self.device)
+            self.problem.attach(Z, codes, self.seed)
+            path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
+            self.trainer = AdversarialTrainer(self.problem, self.config.train, self.seed, path, self.device)
+        if resume and self.trainer.checkpoint_path is None:
+            raise CheckpointError("resume=True needs the checkpoint_dir of the interrupted run")
+        self.trainer.fit(max_steps, max_seconds=max_seconds, resume=resume, progress=progress)
+        self._sampler = self.trainer.sampling_generator()
+        self.train_seconds = self.trainer.elapsed
+        return self
+
+    def _learn_table(
+        self, data: pd.DataFrame, labels_key: Hashable | None, categorical: Sequence[Hashable]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Column types, encoder and class codes from ``data`` (checked); the encoded matrix."""
+        if not isinstance(data, pd.DataFrame):
+            raise InvalidDataError(f"TabularGAN expects a pandas DataFrame, not {type(data).__name__}")
+        if labels_key is not None and labels_key not in data.columns:
+            raise UnknownLabelError(
+                f"label column {labels_key!r} is not in the table: {list(data.columns)[:10]}"
+            )
+        features = data.drop(columns=[labels_key]) if labels_key is not None else data
+        unknown = [c for c in categorical if c not in features.columns]
+        if unknown:
+            raise InvalidDataError(f"declared categorical columns {unknown} are not in the table")
+        clean = clean_table(features, categorical)
+        kinds = infer_column_types(features, clean, categorical)
+        if self.trainer is not None and self.encoder is not None:  # continuing: the table must not change
+            if [c.name for c in self.encoder.codecs] != list(clean.columns):
+                raise InvalidDataError("fit was called before with other columns; build a new TabularGAN")
+        else:
+            self.encoder = QuantileTableEncoder(clean, kinds, self.config.n_quantiles)
+        self.labels_key, self.columns = labels_key, list(data.columns)
+        self.dtypes = {str(c): str(data[c].dtype) for c in data.columns}
+        labels = label_values(data, labels_key)
+        if not self.categories:
+            self.categories = sorted(pd.unique(labels).tolist(), key=lambda v: (str(type(v)), v))
+        lookup = {str(v): i for i, v in enumerate(self.categories)}
+        unseen = sorted({str(v) for v in labels} - set(lookup))
+        if unseen:
+            raise UnknownLabelError(f"labels {unseen} were not in the table this model was fit on")
+        codes = np.array([lookup[str(v)] for v in labels], dtype=np.int64)
+        return self.encoder.encode(clean), codes
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """Per-step training log (losses, Wasserstein estimate, gradient penalty, diversity, validation)."""
+        if self.trainer is not None:
+            return pd.DataFrame(self.trainer.history)
+        return getattr(self, "_history", pd.DataFrame())
+
+    # ------------------------------------------------------------------ sampling
+    def sample(
+        self, n: int | None = None, labels: dict[Any, int] | list[Any] | None = None, seed: int = 0
+    ) -> pd.DataFrame:
+        """Generate rows with the training table's columns and dtypes.
+
+        Parameters
+        ----------
+        n
+            Number of rows, split across labels in the training proportions (ignored with ``labels``).
+        labels
+            ``{label: count}`` or one label per row (labels as in the label column).
+        seed
+            Seeds the sampling (same seed -> same rows on CPU).
+        """
+        if self._sampler is None or self.encoder is None:
+            raise NotFittedError("call fit() (or load a trained model) before sample()")
+        names = [str(v) for v in self.categories]
+        if isinstance(labels, dict):
+            labels = {str(k): v for k, v in labels.items()}
+        elif labels is not None:
+            labels = [str(v) for v in labels]
+        sizes = self.problem.class_size.cpu().numpy()
+        codes = requested_codes(names, sizes, n, labels, seed)
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed)
+            self._sampler.eval()
+            y = torch.from_numpy(codes).to(self.device)
+            z = torch.randn(len(codes), self.config.noise_dim, device=self.device)
+            Z = self._sampler(z, y).cpu().numpy() if len(codes) else np.zeros((0, self.encoder.width))
+        return self._to_frame(self.encoder.decode(Z), codes)
+
+    def _to_frame(self, values: dict[Hashable, np.ndarray], codes: np.ndarray) -> pd.DataFrame:
+        columns = {}
+        for name in self.columns:
+            if name == self.labels_key:
+                column = pd.Series(np.asarray(self.categories, dtype=object)[codes])
+            else:
+                column = pd.Series(values[name])
+            columns[name] = _as_dtype(column, self.dtypes[str(name)])
+        return pd.DataFrame(columns, columns=self.columns)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``config.json`` (settings, columns, encoder), ``model.pt`` (weights) and ``history.csv``."""
+        if self._sampler is None or self.problem is None or self.encoder is None:
+            raise NotFittedError("nothing to save: call fit() first")
+        path = Path(path)
+        save_state(
+            path / MODEL_FILE, {"problem": self.problem.state_dict(), "sampler": self._sampler.state_dict()}
+        )
+        history = self.history
+        atomic_write(path / HISTORY_FILE, lambda p: history.to_csv(p, index=False), suffix=".csv")
+        write_json(
+            path / CONFIG_FILE,
+            {
+                "model": type(self).__name__,
+                "biogan_version": biogan.__version__,
+                "config": config_to_dict(self.config),
+                "seed": self.seed,
+                "labels_key": self.labels_key,
+                "categories": plain_values(self.categories),
+                "columns": plain_values(self.columns),
+                "dtypes": self.dtypes,
+                "encoder": self.encoder.to_dict(),
+                "steps": self.trainer.step if self.trainer else getattr(self, "_steps", 0),
+                "train_seconds": self.train_seconds,
+                "warnings": self.trainer.warnings if self.trainer else [],
+            },
+        )
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> TabularGAN:
+        """Load a model written by :meth:`save`."""
+        path = Path(path)
+        meta = read_metadata(path / CONFIG_FILE, cls.__name__)
+        try:
+            model = cls(config_from_dict(TabularGANConfig, meta["config"]), seed=meta["seed"], device=device)
+            model.labels_key, model.categories = meta["labels_key"], list(meta["categories"])
+            model.columns, model.dtypes = list(meta["columns"]), dict(meta["dtypes"])
+            model.encoder = QuantileTableEncoder.from_dict(meta["encoder"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(f"{path / CONFIG_FILE} is not a valid TabularGAN config ({err})") from None
+        state = load_state(path / MODEL_FILE, model.device)
+        encoder = model.encoder
+        try:
+            args = (encoder.width, len(model.categories), encoder.categorical_blocks, model.config)
+            model.problem = TableProblem(*args).to(model.device)
+            model.problem.load_state_dict(state["problem"])
+            model._sampler = TableProblem(*args).generator.to(model.device)
+            model._sampler.load_state_dict(state["sampler"])
+        except (KeyError, RuntimeError) as err:
+            raise CheckpointError(
+                f"{path / MODEL_FILE} does not match its config ({str(err)[:200]})"
+            ) from None
+        model.train_seconds = float(meta.get("train_seconds", 0.0))
+        model._steps = int(meta.get("steps", 0))
+        model._history = read_history(path / HISTORY_FILE)
+        return model
+
+
+def label_values(data: pd.DataFrame, labels_key: Hashable | None) -> np.ndarray:
+    """The label of every row (one shared label when ``labels_key`` is ``None``); missing labels raise."""
+    if labels_key is None:
+        return np.zeros(len(data), dtype=np.int64)
+    labels = data[labels_key]
+    if labels.isna().any():
+        raise InvalidDataError(f"label column {labels_key!r} has {int(labels.isna().sum())} missing labels")
+    return labels.to_numpy()
+
+
+def _as_dtype(column: pd.Series, dtype: str) -> pd.Series:
+    """Generated values in the training column's dtype (ints stay ints, categories stay categories)."""
+    if dtype == "category":
+        return column.astype("category")
+    try:
+        return column.astype(dtype)
+    except (TypeError, ValueError):
+        return column
+
+
+__all__ = ["TableProblem", "TabularGAN", "TabularGANConfig", "label_values"]
