@@ -21,13 +21,10 @@ from typing import Any
 
 import anndata as ad
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import nn
 
-import biogan
-from biogan._utils import atomic_write, resolve_device, write_json
 from biogan.data.anndata import CountData, registered_keys, setup_anndata
 from biogan.data.preprocessing import (
     class_mean_profiles,
@@ -38,12 +35,12 @@ from biogan.data.preprocessing import (
     nb_dispersion,
     subclusters,
 )
-from biogan.errors import CheckpointError, InvalidDataError, NotFittedError
+from biogan.errors import InvalidDataError, NotFittedError
 from biogan.losses import AdversarialLoss, mmd2_rbf
-from biogan.models._config import apply_overrides, config_from_dict, config_to_dict
-from biogan.models._shared import counts_anndata, read_history, read_metadata, requested_codes
+from biogan.models._base import GenerativeModel
+from biogan.models._shared import counts_anndata, requested_codes
 from biogan.nn import CountGenerator, ProjectionCritic
-from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig, load_state, save_state
+from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
 
 MONITOR_KEYS = ("x", "y", "log_lib", "z", "basis", "center")
 MODEL_FILE, CONFIG_FILE, HISTORY_FILE, CHECKPOINT_FILE = (
@@ -346,7 +343,7 @@ def split_labels(
     return subclusters(X, codes, n_labels, config.cells_per_subcluster, config.max_subclusters, seed=seed)
 
 
-class ExpressionGAN:
+class ExpressionGAN(GenerativeModel):
     """Conditional count GAN for single-cell RNA-seq (scvi-tools-style API).
 
     Parameters
@@ -371,6 +368,7 @@ class ExpressionGAN:
     >>> synth = model.sample(n=500)
     """
 
+    config_class = ExpressionGANConfig
     setup_anndata = staticmethod(setup_anndata)
 
     def __init__(
@@ -381,16 +379,11 @@ class ExpressionGAN:
         device: str = "auto",
         **overrides: Any,
     ) -> None:
-        self.config = apply_overrides(config or ExpressionGANConfig(), overrides)
-        self.seed = int(seed)
-        self.device = resolve_device(device)
+        super().__init__(config, seed, device, **overrides)
         self.layer: str | None = None
         self.labels_key: str | None = None
         self.categories: list[str] = []
         self.genes: list[str] = []
-        self.trainer: AdversarialTrainer | None = None
-        self._sampler: nn.Module | None = None
-        self.train_seconds = 0.0
         if adata is not None:
             self.layer, self.labels_key = registered_keys(adata)
             data = CountData.from_anndata(adata, self.layer, self.labels_key)
@@ -425,22 +418,14 @@ class ExpressionGAN:
         """
         if getattr(self, "problem", None) is None or self.problem.data is None:
             raise NotFittedError("build the model from an AnnData (ExpressionGAN(adata)) before fit")
-        if self.trainer is None:
-            path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
-            self.trainer = AdversarialTrainer(self.problem, self.config.train, self.seed, path, self.device)
-        if resume and self.trainer.checkpoint_path is None:
-            raise CheckpointError("resume=True needs the checkpoint_dir of the interrupted run")
-        self.trainer.fit(max_steps, max_seconds=max_seconds, resume=resume, progress=progress)
-        self._sampler = self.trainer.sampling_generator()
-        self.train_seconds = self.trainer.elapsed
-        return self
+        problem = self.problem
 
-    @property
-    def history(self) -> pd.DataFrame:
-        """Per-step training log (losses, Wasserstein estimate, gradient penalty, diversity, validation)."""
-        if self.trainer is not None:
-            return pd.DataFrame(self.trainer.history)
-        return getattr(self, "_history", pd.DataFrame())
+        def make_trainer(path: Path | None) -> AdversarialTrainer:
+            return AdversarialTrainer(problem, self.config.train, self.seed, path, self.device)
+
+        self._train(make_trainer, max_steps, max_seconds, resume, checkpoint_dir, progress)
+        self._sampler = self.trainer.sampling_generator()
+        return self
 
     # ------------------------------------------------------------------ sampling
     def sample(
@@ -502,65 +487,40 @@ class ExpressionGAN:
         """Write ``config.json``, ``model.pt`` (weights, EMA sampler, statistics) and ``history.csv``."""
         if self._sampler is None:
             raise NotFittedError("nothing to save: call fit() first")
-        path = Path(path)
-        save_state(
-            path / MODEL_FILE, {"problem": self.problem.state_dict(), "sampler": self._sampler.state_dict()}
+        return self._write(
+            path, {"problem": self.problem.state_dict(), "sampler": self._sampler.state_dict()}
         )
-        history = self.history
-        atomic_write(path / HISTORY_FILE, lambda p: history.to_csv(p, index=False), suffix=".csv")
-        write_json(path / CONFIG_FILE, self._metadata())
-        return path
 
-    def _metadata(self) -> dict[str, Any]:
+    def _describe(self) -> dict[str, Any]:
         return {
-            "model": type(self).__name__,
-            "biogan_version": biogan.__version__,
-            "config": config_to_dict(self.config),
-            "seed": self.seed,
             "layer": self.layer,
             "labels_key": self.labels_key,
             "categories": self.categories,
             "genes": self.genes,
             "n_components": len(self.problem.component_label),
-            "steps": self.trainer.step if self.trainer else getattr(self, "_steps", 0),
-            "train_seconds": self.train_seconds,
-            "warnings": self.trainer.warnings if self.trainer else [],
         }
+
+    def _restore(self, meta: dict[str, Any]) -> None:
+        self.layer, self.labels_key = meta["layer"], meta["labels_key"]
+        self.categories, self.genes = list(meta["categories"]), list(meta["genes"])
+        self._n_components = int(meta.get("n_components", len(self.categories)))
 
     @classmethod
     def load(
         cls, path: str | os.PathLike, adata: ad.AnnData | None = None, device: str = "auto"
     ) -> ExpressionGAN:
         """Load a model written by :meth:`save`; ``adata`` (optional) is checked against its genes."""
-        path = Path(path)
-        meta = read_metadata(path / CONFIG_FILE, cls.__name__)
-        try:
-            config = config_from_dict(ExpressionGANConfig, meta["config"])
-            model = cls(config=config, seed=meta["seed"], device=device)
-            model.layer, model.labels_key = meta["layer"], meta["labels_key"]
-            model.categories, model.genes = list(meta["categories"]), list(meta["genes"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise CheckpointError(
-                f"{path / CONFIG_FILE} is not a valid ExpressionGAN config ({err})"
-            ) from None
+        model, state = cls._read(path, device)
         if adata is not None:
             CountData.from_anndata(adata, model.layer, model.labels_key, model.categories, model.genes)
-        state = load_state(path / MODEL_FILE, model.device)
-        n_components = int(meta.get("n_components", len(model.categories)))
-        model.problem = CountGANProblem(len(model.genes), n_components, config).to(model.device)
-        try:
+        n_genes, n_components = len(model.genes), model._n_components
+        with cls._loading(path):
+            model.problem = CountGANProblem(n_genes, n_components, model.config).to(model.device)
             for name in ("lib_log", "lib_codes"):  # sized by the training data: take the saved size
                 setattr(model.problem, name, torch.empty_like(state["problem"][name]))
             model.problem.load_state_dict(state["problem"])
-            model._sampler = make_generator(len(model.genes), n_components, config).to(model.device)
+            model._sampler = make_generator(n_genes, n_components, model.config).to(model.device)
             model._sampler.load_state_dict(state["sampler"])
-        except (KeyError, RuntimeError) as err:
-            raise CheckpointError(
-                f"{path / MODEL_FILE} does not match its config ({str(err)[:200]})"
-            ) from None
-        model.train_seconds = float(meta.get("train_seconds", 0.0))
-        model._steps = int(meta.get("steps", 0))
-        model._history = read_history(path / HISTORY_FILE)
         return model
 
 

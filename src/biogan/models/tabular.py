@@ -27,22 +27,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-import biogan
-from biogan._utils import atomic_write, resolve_device, write_json
 from biogan.data.tables import QuantileTableEncoder, clean_table, infer_column_types, plain_values
-from biogan.errors import CheckpointError, InvalidDataError, NotFittedError, UnknownLabelError
+from biogan.errors import InvalidDataError, NotFittedError, UnknownLabelError
 from biogan.losses import AdversarialLoss, mmd2_rbf
-from biogan.models._config import apply_overrides, config_from_dict, config_to_dict
-from biogan.models._shared import read_history, read_metadata, requested_codes
+from biogan.models._base import GenerativeModel
+from biogan.models._shared import requested_codes
 from biogan.nn import ProjectionCritic, TableGenerator
-from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig, load_state, save_state
+from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
 
-MODEL_FILE, CONFIG_FILE, HISTORY_FILE, CHECKPOINT_FILE = (
-    "model.pt",
-    "config.json",
-    "history.csv",
-    "checkpoint.pt",
-)
 CLASS_SAMPLING = ("uniform", "proportional")
 
 
@@ -183,7 +175,7 @@ class TableProblem(AdversarialProblem):
         return float(mmd2_rbf(self._monitor_fake(generator), self.monitor_x))
 
 
-class TabularGAN:
+class TabularGAN(GenerativeModel):
     """Conditional GAN for tables with numeric, integer and categorical columns (sklearn-style API).
 
     Parameters
@@ -204,21 +196,18 @@ class TabularGAN:
     >>> synth = model.sample(labels={0: 100, 1: 100})
     """
 
+    config_class = TabularGANConfig
+
     def __init__(
         self, config: TabularGANConfig | None = None, seed: int = 0, device: str = "auto", **overrides: Any
-    ):
-        self.config = apply_overrides(config or TabularGANConfig(), overrides)
-        self.seed = int(seed)
-        self.device = resolve_device(device)
+    ) -> None:
+        super().__init__(config, seed, device, **overrides)
         self.labels_key: Hashable | None = None
         self.categories: list[Any] = []
         self.columns: list[Hashable] = []
         self.dtypes: dict[str, str] = {}
         self.encoder: QuantileTableEncoder | None = None
         self.problem: TableProblem | None = None
-        self.trainer: AdversarialTrainer | None = None
-        self._sampler: nn.Module | None = None
-        self.train_seconds = 0.0
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -251,22 +240,20 @@ class TabularGAN:
             Show a progress bar with the losses.
         """
         Z, codes = self._learn_table(data, labels_key, categorical_features)
-        if self.trainer is None:
+        if self.problem is None:
             assert self.encoder is not None
             with torch.random.fork_rng(devices=[]):  # weight init follows the seed, not global state
                 torch.manual_seed(self.seed)
-                problem = TableProblem(
-                    Z.shape[1], len(self.categories), self.encoder.categorical_blocks, self.config
-                )
-            self.problem = problem.to(self.device)
+                args = (Z.shape[1], len(self.categories), self.encoder.categorical_blocks, self.config)
+                self.problem = TableProblem(*args).to(self.device)
             self.problem.attach(Z, codes, self.seed)
-            path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
-            self.trainer = AdversarialTrainer(self.problem, self.config.train, self.seed, path, self.device)
-        if resume and self.trainer.checkpoint_path is None:
-            raise CheckpointError("resume=True needs the checkpoint_dir of the interrupted run")
-        self.trainer.fit(max_steps, max_seconds=max_seconds, resume=resume, progress=progress)
+        problem = self.problem
+
+        def make_trainer(path: Path | None) -> AdversarialTrainer:
+            return AdversarialTrainer(problem, self.config.train, self.seed, path, self.device)
+
+        self._train(make_trainer, max_steps, max_seconds, resume, checkpoint_dir, progress)
         self._sampler = self.trainer.sampling_generator()
-        self.train_seconds = self.trainer.elapsed
         return self
 
     def _learn_table(
@@ -285,7 +272,7 @@ class TabularGAN:
             raise InvalidDataError(f"declared categorical columns {unknown} are not in the table")
         clean = clean_table(features, categorical)
         kinds = infer_column_types(features, clean, categorical)
-        if self.trainer is not None and self.encoder is not None:  # continuing: the table must not change
+        if self.problem is not None and self.encoder is not None:  # continuing: the table must not change
             if [c.name for c in self.encoder.codecs] != list(clean.columns):
                 raise InvalidDataError("fit was called before with other columns; build a new TabularGAN")
         else:
@@ -301,13 +288,6 @@ class TabularGAN:
             raise UnknownLabelError(f"labels {unseen} were not in the table this model was fit on")
         codes = np.array([lookup[str(v)] for v in labels], dtype=np.int64)
         return self.encoder.encode(clean), codes
-
-    @property
-    def history(self) -> pd.DataFrame:
-        """Per-step training log (losses, Wasserstein estimate, gradient penalty, diversity, validation)."""
-        if self.trainer is not None:
-            return pd.DataFrame(self.trainer.history)
-        return getattr(self, "_history", pd.DataFrame())
 
     # ------------------------------------------------------------------ sampling
     def sample(
@@ -354,60 +334,38 @@ class TabularGAN:
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``config.json`` (settings, columns, encoder), ``model.pt`` (weights) and ``history.csv``."""
-        if self._sampler is None or self.problem is None or self.encoder is None:
+        if self._sampler is None or self.problem is None:
             raise NotFittedError("nothing to save: call fit() first")
-        path = Path(path)
-        save_state(
-            path / MODEL_FILE, {"problem": self.problem.state_dict(), "sampler": self._sampler.state_dict()}
+        return self._write(
+            path, {"problem": self.problem.state_dict(), "sampler": self._sampler.state_dict()}
         )
-        history = self.history
-        atomic_write(path / HISTORY_FILE, lambda p: history.to_csv(p, index=False), suffix=".csv")
-        write_json(
-            path / CONFIG_FILE,
-            {
-                "model": type(self).__name__,
-                "biogan_version": biogan.__version__,
-                "config": config_to_dict(self.config),
-                "seed": self.seed,
-                "labels_key": self.labels_key,
-                "categories": plain_values(self.categories),
-                "columns": plain_values(self.columns),
-                "dtypes": self.dtypes,
-                "encoder": self.encoder.to_dict(),
-                "steps": self.trainer.step if self.trainer else getattr(self, "_steps", 0),
-                "train_seconds": self.train_seconds,
-                "warnings": self.trainer.warnings if self.trainer else [],
-            },
-        )
-        return path
+
+    def _describe(self) -> dict[str, Any]:
+        assert self.encoder is not None
+        return {
+            "labels_key": self.labels_key,
+            "categories": plain_values(self.categories),
+            "columns": plain_values(self.columns),
+            "dtypes": self.dtypes,
+            "encoder": self.encoder.to_dict(),
+        }
+
+    def _restore(self, meta: dict[str, Any]) -> None:
+        self.labels_key, self.categories = meta["labels_key"], list(meta["categories"])
+        self.columns, self.dtypes = list(meta["columns"]), dict(meta["dtypes"])
+        self.encoder = QuantileTableEncoder.from_dict(meta["encoder"])
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto") -> TabularGAN:
         """Load a model written by :meth:`save`."""
-        path = Path(path)
-        meta = read_metadata(path / CONFIG_FILE, cls.__name__)
-        try:
-            model = cls(config_from_dict(TabularGANConfig, meta["config"]), seed=meta["seed"], device=device)
-            model.labels_key, model.categories = meta["labels_key"], list(meta["categories"])
-            model.columns, model.dtypes = list(meta["columns"]), dict(meta["dtypes"])
-            model.encoder = QuantileTableEncoder.from_dict(meta["encoder"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise CheckpointError(f"{path / CONFIG_FILE} is not a valid TabularGAN config ({err})") from None
-        state = load_state(path / MODEL_FILE, model.device)
+        model, state = cls._read(path, device)
         encoder = model.encoder
-        try:
-            args = (encoder.width, len(model.categories), encoder.categorical_blocks, model.config)
+        args = (encoder.width, len(model.categories), encoder.categorical_blocks, model.config)
+        with cls._loading(path):
             model.problem = TableProblem(*args).to(model.device)
             model.problem.load_state_dict(state["problem"])
             model._sampler = TableProblem(*args).generator.to(model.device)
             model._sampler.load_state_dict(state["sampler"])
-        except (KeyError, RuntimeError) as err:
-            raise CheckpointError(
-                f"{path / MODEL_FILE} does not match its config ({str(err)[:200]})"
-            ) from None
-        model.train_seconds = float(meta.get("train_seconds", 0.0))
-        model._steps = int(meta.get("steps", 0))
-        model._history = read_history(path / HISTORY_FILE)
         return model
 
 

@@ -18,20 +18,16 @@ from typing import Any
 
 import anndata as ad
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 
-import biogan
-from biogan._utils import atomic_write, resolve_device, write_json
 from biogan.data.anndata import CountData, registered_keys, setup_anndata
 from biogan.data.preprocessing import library_sizes, nb_dispersion
-from biogan.errors import CheckpointError, InvalidDataError, NotFittedError
-from biogan.models._config import apply_overrides, config_from_dict, config_to_dict
-from biogan.models._shared import counts_anndata, read_history, read_metadata, requested_codes
+from biogan.errors import InvalidDataError, NotFittedError
+from biogan.models._base import GenerativeModel
+from biogan.models._shared import counts_anndata, requested_codes
 from biogan.models.expression import sample_counts
 from biogan.nn.vae import CountVAE
-from biogan.train.checkpoint import load_state, save_state
 from biogan.train.likelihood import (
     LikelihoodProblem,
     LikelihoodTrainConfig,
@@ -209,7 +205,7 @@ class CountVAEProblem(LikelihoodProblem):
         return sample_counts(mean, theta)
 
 
-class ExpressionVAE:
+class ExpressionVAE(GenerativeModel):
     """Conditional count VAE for single-cell RNA-seq, with :class:`biogan.ExpressionGAN`'s API.
 
     Parameters
@@ -231,6 +227,7 @@ class ExpressionVAE:
     >>> synth = model.sample(n=500)
     """
 
+    config_class = ExpressionVAEConfig
     setup_anndata = staticmethod(setup_anndata)
 
     def __init__(
@@ -241,20 +238,12 @@ class ExpressionVAE:
         device: str = "auto",
         **overrides: Any,
     ) -> None:
-        self.config = apply_overrides(config or ExpressionVAEConfig(), overrides)
-        self.seed = int(seed)
-        self.device = resolve_device(device)
+        super().__init__(config, seed, device, **overrides)
         self.layer: str | None = None
         self.labels_key: str | None = None
         self.categories: list[str] = []
         self.genes: list[str] = []
-        self.trainer: LikelihoodTrainer | None = None
         self.problem: CountVAEProblem | None = None
-        self.train_seconds = 0.0
-        self._sampler: CountVAEProblem | None = None
-        self._steps = 0
-        self._history = pd.DataFrame()
-        self._warnings: list[str] = []
         if adata is not None:
             self.layer, self.labels_key = registered_keys(adata)
             data = CountData.from_anndata(adata, self.layer, self.labels_key)
@@ -300,13 +289,12 @@ class ExpressionVAE:
         if max_steps is None:
             epochs = max_epochs if max_epochs is not None else min(400.0, 400 * 20_000 / n_train)
             max_steps = steps_for_epochs(n_train, batch, epochs)
-        if self.trainer is None:
-            path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
-            self.trainer = LikelihoodTrainer(self.problem, self.config.train, self.seed, path, self.device)
-        if resume and self.trainer.checkpoint_path is None:
-            raise CheckpointError("resume=True needs the checkpoint_dir of the interrupted run")
-        self.trainer.fit(max_steps, max_seconds=max_seconds, resume=resume, progress=progress)
-        self.train_seconds = self.trainer.elapsed
+        problem = self.problem
+
+        def make_trainer(path: Path | None) -> LikelihoodTrainer:
+            return LikelihoodTrainer(problem, self.config.train, self.seed, path, self.device)
+
+        self._train(make_trainer, max_steps, max_seconds, resume, checkpoint_dir, progress)
         self._sampler = self._make_sampler()
         return self
 
@@ -320,16 +308,6 @@ class ExpressionVAE:
         if self.config.latent_prior == "label-gaussian":
             sampler.fit_latent_prior(self.problem.data)
         return sampler.eval()
-
-    @property
-    def history(self) -> pd.DataFrame:
-        """Per-step training log (loss, reconstruction NLL, KL, KL weight, validation score)."""
-        return pd.DataFrame(self.trainer.history) if self.trainer is not None else self._history
-
-    @property
-    def warnings(self) -> list[str]:
-        """Diagnostics warnings issued during training."""
-        return list(self.trainer.warnings) if self.trainer is not None else list(self._warnings)
 
     # ------------------------------------------------------------------ sampling
     def sample(
@@ -384,61 +362,34 @@ class ExpressionVAE:
         """Write ``config.json``, ``model.pt`` (best weights and sampling statistics) and ``history.csv``."""
         if self._sampler is None:
             raise NotFittedError("nothing to save: call fit() first")
-        path = Path(path)
-        save_state(path / MODEL_FILE, {"problem": self._sampler.state_dict()})
-        history = self.history
-        atomic_write(path / HISTORY_FILE, lambda p: history.to_csv(p, index=False), suffix=".csv")
-        write_json(
-            path / CONFIG_FILE,
-            {
-                "model": type(self).__name__,
-                "biogan_version": biogan.__version__,
-                "config": config_to_dict(self.config),
-                "seed": self.seed,
-                "layer": self.layer,
-                "labels_key": self.labels_key,
-                "categories": self.categories,
-                "genes": self.genes,
-                "steps": self.trainer.step if self.trainer else self._steps,
-                "train_seconds": self.train_seconds,
-                "warnings": self.warnings,
-            },
-        )
-        return path
+        return self._write(path, {"problem": self._sampler.state_dict()})
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "labels_key": self.labels_key,
+            "categories": self.categories,
+            "genes": self.genes,
+        }
+
+    def _restore(self, meta: dict[str, Any]) -> None:
+        self.layer, self.labels_key = meta["layer"], meta["labels_key"]
+        self.categories, self.genes = list(meta["categories"]), list(meta["genes"])
 
     @classmethod
     def load(
         cls, path: str | os.PathLike, adata: ad.AnnData | None = None, device: str = "auto"
     ) -> ExpressionVAE:
         """Load a model written by :meth:`save`; ``adata`` (optional) is checked against its genes."""
-        path = Path(path)
-        meta = read_metadata(path / CONFIG_FILE, cls.__name__)
-        try:
-            config = config_from_dict(ExpressionVAEConfig, meta["config"])
-            model = cls(config=config, seed=meta["seed"], device=device)
-            model.layer, model.labels_key = meta["layer"], meta["labels_key"]
-            model.categories, model.genes = list(meta["categories"]), list(meta["genes"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise CheckpointError(
-                f"{path / CONFIG_FILE} is not a valid ExpressionVAE config ({err})"
-            ) from None
+        model, state = cls._read(path, device)
         if adata is not None:
             CountData.from_anndata(adata, model.layer, model.labels_key, model.categories, model.genes)
-        state = load_state(path / MODEL_FILE, model.device)
-        model.problem = CountVAEProblem(len(model.genes), len(model.categories), config).to(model.device)
-        try:
+        with cls._loading(path):
+            model.problem = CountVAEProblem(len(model.genes), len(model.categories), model.config)
+            model.problem.to(model.device)
             _resize_buffers(model.problem, state["problem"])
             model.problem.load_state_dict(state["problem"])
             model._sampler = model.problem.eval()
-        except (KeyError, RuntimeError) as err:
-            raise CheckpointError(
-                f"{path / MODEL_FILE} does not match its config ({str(err)[:200]})"
-            ) from None
-        model.train_seconds = float(meta.get("train_seconds", 0.0))
-        model._steps = int(meta.get("steps", 0))
-        model._warnings = list(meta.get("warnings", []))
-        if (path / HISTORY_FILE).exists():
-            model._history = read_history(path / HISTORY_FILE)
         return model
 
 

@@ -1,0 +1,135 @@
+"""What every user-facing model class shares: settings, the trainer, history, and its saved folder.
+
+A saved model is a folder with ``config.json`` (settings and everything needed to rebuild the networks),
+``model.pt`` (weights, loaded with ``weights_only=True``) and ``history.csv``. Subclasses say what they
+add to ``config.json`` (:meth:`GenerativeModel._describe` / :meth:`GenerativeModel._restore`) and how
+to rebuild their networks from ``model.pt``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+
+import biogan
+from biogan._utils import atomic_write, resolve_device, write_json
+from biogan.errors import CheckpointError
+from biogan.models._config import apply_overrides, config_from_dict, config_to_dict
+from biogan.models._shared import read_history, read_metadata
+from biogan.train import load_state, save_state
+from biogan.train.base import TrainerBase
+
+MODEL_FILE, CONFIG_FILE, HISTORY_FILE, CHECKPOINT_FILE = (
+    "model.pt",
+    "config.json",
+    "history.csv",
+    "checkpoint.pt",
+)
+
+
+class GenerativeModel:
+    """Base of biogan's estimators: typed settings, seed, device, trainer state and persistence."""
+
+    config_class: ClassVar[type]
+
+    def __init__(self, config: Any = None, seed: int = 0, device: str = "auto", **overrides: Any) -> None:
+        self.config = apply_overrides(config or self.config_class(), overrides)
+        self.seed = int(seed)
+        self.device = resolve_device(device)
+        self.trainer: TrainerBase | None = None
+        self._sampler: Any = None
+        self.train_seconds = 0.0
+        self._steps = 0
+        self._history = pd.DataFrame()
+        self._warnings: list[str] = []
+
+    # ------------------------------------------------------------------ training
+    def _train(
+        self,
+        make_trainer: Callable[[Path | None], TrainerBase],
+        max_steps: int,
+        max_seconds: float | None,
+        resume: bool,
+        checkpoint_dir: str | os.PathLike | None,
+        progress: bool,
+    ) -> None:
+        """Create the trainer on the first call (checkpointing to ``checkpoint_dir``), then train."""
+        if self.trainer is None:
+            self.trainer = make_trainer(Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None)
+        if resume and self.trainer.checkpoint_path is None:
+            raise CheckpointError("resume=True needs the checkpoint_dir of the interrupted run")
+        self.trainer.fit(max_steps, max_seconds=max_seconds, resume=resume, progress=progress)
+        self.train_seconds = self.trainer.elapsed
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """Per-step training log (losses, diagnostics, validation score)."""
+        return pd.DataFrame(self.trainer.history) if self.trainer is not None else self._history
+
+    @property
+    def warnings(self) -> list[str]:
+        """Diagnostics warnings issued during training."""
+        return list(self.trainer.warnings) if self.trainer is not None else list(self._warnings)
+
+    # ------------------------------------------------------------------ persistence
+    def _describe(self) -> dict[str, Any]:
+        """What this model adds to ``config.json`` (JSON-ready)."""
+        return {}
+
+    def _restore(self, meta: dict[str, Any]) -> None:
+        """Read back what :meth:`_describe` wrote."""
+
+    def _write(self, path: str | os.PathLike, state: dict[str, Any]) -> Path:
+        """Write ``model.pt`` (``state``), ``history.csv`` and ``config.json`` atomically into ``path``."""
+        path = Path(path)
+        save_state(path / MODEL_FILE, state)
+        history = self.history
+        atomic_write(path / HISTORY_FILE, lambda p: history.to_csv(p, index=False), suffix=".csv")
+        meta = {
+            "model": type(self).__name__,
+            "biogan_version": biogan.__version__,
+            "config": config_to_dict(self.config),
+            "seed": self.seed,
+            **self._describe(),
+            "steps": self.trainer.step if self.trainer else self._steps,
+            "train_seconds": self.train_seconds,
+            "warnings": self.warnings,
+        }
+        write_json(path / CONFIG_FILE, meta)
+        return path
+
+    @classmethod
+    def _read(cls, path: str | os.PathLike, device: str) -> tuple[Any, dict[str, Any]]:
+        """A model rebuilt from ``config.json`` (networks not yet loaded) and the ``model.pt`` state."""
+        path = Path(path)
+        meta = read_metadata(path / CONFIG_FILE, cls.__name__)
+        try:
+            model = cls(
+                config=config_from_dict(cls.config_class, meta["config"]), seed=meta["seed"], device=device
+            )
+            model._restore(meta)
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(
+                f"{path / CONFIG_FILE} is not a valid {cls.__name__} config ({err})"
+            ) from None
+        model.train_seconds = float(meta.get("train_seconds", 0.0))
+        model._steps = int(meta.get("steps", 0))
+        model._warnings = list(meta.get("warnings", []))
+        model._history = read_history(path / HISTORY_FILE)
+        return model, load_state(path / MODEL_FILE, model.device)
+
+    @staticmethod
+    @contextmanager
+    def _loading(path: str | os.PathLike) -> Iterator[None]:
+        """Turn a state that does not fit the networks into one :class:`CheckpointError`."""
+        try:
+            yield
+        except (KeyError, RuntimeError) as err:
+            raise CheckpointError(
+                f"{Path(path) / MODEL_FILE} does not match its config ({str(err)[:200]})"
+            ) from None
