@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/compare_pbmc.py
 	$(BIN)/python benchmarks/impute.py
 	$(BIN)/python benchmarks/augment_pbmc.py
+	$(BIN)/python benchmarks/augment_tabular.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -44,3 +44,23 @@ def machine() -> str:
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
     cpu = platform.processor() or platform.machine()
     return f"{cpu}, {os.cpu_count()} cores, {device}, torch {torch.__version__}"
+
+
+def utc_stamp() -> str:
+    """The current time, as written under every results table."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def mean_std_table(rows: list[dict], by: str = "method") -> Any:
+    """One row per ``by`` value, each metric as ``mean ± std`` over the seeds; printed too."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    metrics = [c for c in frame.columns if c not in (by, "seed")]
+    grouped = frame.groupby(by, sort=False)[metrics]
+    table = grouped.mean().round(3).astype(str) + " ± " + grouped.std().round(3).astype(str)
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(table.to_string())
+    return table

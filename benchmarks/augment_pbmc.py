@@ -12,14 +12,12 @@ to --rare-size cells.
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 import time
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
-import pandas as pd
 import torch
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from sklearn.decomposition import PCA
@@ -28,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, recall_score
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine
+from _common import machine, mean_std_table, utc_stamp
 
 import biogan
 from biogan.augmentation import SYNTHETIC_KEY, augment
@@ -120,13 +118,8 @@ def main() -> None:
     rows = [
         row for seed in args.seeds for row in run_seed(seed, args.rare_size, args.gan_steps, args.vae_steps)
     ]
-    frame = pd.DataFrame(rows)
-    metrics = [c for c in frame.columns if c not in ("method", "seed")]
-    grouped = frame.groupby("method", sort=False)[metrics]
-    table = grouped.mean().round(3).astype(str) + " ± " + grouped.std().round(3).astype(str)
-    with pd.option_context("display.width", 250, "display.max_columns", 20):
-        print(table.to_string())
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    table = mean_std_table(rows)
+    stamp = utc_stamp()
     seeds = " ".join(map(str, args.seeds))
     text = (
         f"Command: `python benchmarks/augment_pbmc.py --seeds {seeds} --rare-size {args.rare_size} "

@@ -12,7 +12,6 @@ evaluated on the untouched test half: F1 and recall of the malignant class, macr
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine
+from _common import machine, mean_std_table, utc_stamp
 
 from biogan import TabularGAN
 from biogan.augmentation import SYNTHETIC_KEY, augment
@@ -109,13 +108,8 @@ def main() -> None:
     torch.set_num_threads(1)
     threadpool_limits(1)
     rows = [row for seed in args.seeds for row in run_seed(seed, args.keep, args.gan_steps)]
-    frame = pd.DataFrame(rows)
-    metrics = [c for c in frame.columns if c not in ("method", "seed")]
-    grouped = frame.groupby("method", sort=False)[metrics]
-    table = grouped.mean().round(3).astype(str) + " ± " + grouped.std().round(3).astype(str)
-    with pd.option_context("display.width", 250, "display.max_columns", 20):
-        print(table.to_string())
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    table = mean_std_table(rows)
+    stamp = utc_stamp()
     seeds = " ".join(map(str, args.seeds))
     text = (
         f"Command: `python benchmarks/augment_tabular.py --seeds {seeds} --keep {args.keep} "

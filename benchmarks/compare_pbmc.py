@@ -11,14 +11,13 @@ train real cells at the same sizes.
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, measured
+from _common import machine, measured, utc_stamp
 
 import biogan
 from biogan.data import stratified_split
@@ -125,7 +124,7 @@ def main() -> None:
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 40):
         print(table.to_string())
         print("\nPer-label logistic C2ST AUROC\n" + labels.to_string())
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = utc_stamp()
     text = (
         "Command: `python benchmarks/compare_pbmc.py "
         f"--gan-seconds {args.gan_seconds:g} --seed {args.seed}`  \n"

@@ -9,14 +9,13 @@ held-out half's composition; one table compares all of them with the real-vs-rea
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, measured
+from _common import machine, measured, utc_stamp
 
 import biogan
 from biogan.data import stratified_split
@@ -77,7 +76,7 @@ def main() -> None:
     table = table.drop(columns="eval_s")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.round(3).to_string())
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = utc_stamp()
     text = (
         f"Command: `python benchmarks/expression_pbmc.py --gan-steps {args.gan_steps} "
         f"--gan-seconds {args.gan_seconds:g} "

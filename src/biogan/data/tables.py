@@ -137,9 +137,7 @@ class TableEncoder:
                 self.codecs.append(ColumnCodec(name, kind, categories=cats))
             else:
                 self.codecs.append(ColumnCodec(name, kind, float(col.min()), float(col.max())))
-        edges = np.cumsum([0] + [c.width for c in self.codecs])
-        self.blocks = [slice(int(a), int(b)) for a, b in itertools.pairwise(edges)]
-        self.width = int(edges[-1])
+        self.blocks, self.width = _layout(self.codecs)
 
     def encode(self, clean: pd.DataFrame) -> np.ndarray:
         """The [0, 1] matrix (NaN where missing); unknown categories raise :class:`InvalidDataError`."""
@@ -174,8 +172,7 @@ class TableEncoder:
         out = {}
         for codec, block in zip(self.codecs, self.blocks, strict=True):
             if codec.kind == CATEGORICAL:
-                codes = np.argmax(Z[:, block], axis=1)
-                out[codec.name] = np.asarray(codec.categories, dtype=object)[codes]
+                out[codec.name] = _most_likely_category(Z[:, block], codec)
                 continue
             values = codec.low + Z[:, block.start] * (codec.high - codec.low)
             if clip:
@@ -231,12 +228,7 @@ class QuantileTableEncoder:
                 values = col.to_numpy(float)
                 self.codecs.append(ColumnCodec(name, kind, float(values.min()), float(values.max())))
                 self.quantiles[str(name)] = np.quantile(values, np.linspace(0, 1, n)).tolist()
-        self._layout()
-
-    def _layout(self) -> None:
-        edges = np.cumsum([0] + [c.width for c in self.codecs])
-        self.blocks = [slice(int(a), int(b)) for a, b in itertools.pairwise(edges)]
-        self.width = int(edges[-1])
+        self.blocks, self.width = _layout(self.codecs)
 
     @property
     def categorical_blocks(self) -> list[tuple[int, int]]:
@@ -270,8 +262,7 @@ class QuantileTableEncoder:
         out = {}
         for codec, block in zip(self.codecs, self.blocks, strict=True):
             if codec.kind == CATEGORICAL:
-                codes = np.argmax(Z[:, block], axis=1)
-                out[codec.name] = np.asarray(codec.categories, dtype=object)[codes]
+                out[codec.name] = _most_likely_category(Z[:, block], codec)
                 continue
             q = np.asarray(self.quantiles[str(codec.name)])
             values = np.interp(
@@ -302,10 +293,21 @@ class QuantileTableEncoder:
         encoder = cls.__new__(cls)
         encoder.codecs = [ColumnCodec(**c) for c in state["columns"]]
         encoder.quantiles = {str(k): list(v) for k, v in state["quantiles"].items()}
-        encoder._layout()
+        encoder.blocks, encoder.width = _layout(encoder.codecs)
         return encoder
 
 
 def plain_values(values: Sequence[Any]) -> list[Any]:
     """NumPy scalars (labels, categories, column names) as plain Python values, for JSON."""
     return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+def _layout(codecs: list[ColumnCodec]) -> tuple[list[slice], int]:
+    """Each column's block of the encoded matrix, and its total width."""
+    edges = np.cumsum([0] + [c.width for c in codecs])
+    return [slice(int(a), int(b)) for a, b in itertools.pairwise(edges)], int(edges[-1])
+
+
+def _most_likely_category(block: np.ndarray, codec: ColumnCodec) -> np.ndarray:
+    """The category with the largest entry of each row's one-hot (or probability) block."""
+    return np.asarray(codec.categories, dtype=object)[np.argmax(block, axis=1)]
