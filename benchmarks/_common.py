@@ -64,3 +64,19 @@ def mean_std_table(rows: list[dict], by: str = "method") -> Any:
     with pd.option_context("display.width", 250, "display.max_columns", 20):
         print(table.to_string())
     return table
+
+
+def paired_gains(rows: list[dict], method: str, baselines: list[str], metrics: list[str]) -> Any:
+    """``method`` minus each baseline, paired by seed (same split), as ``mean ± std`` over the seeds."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows).set_index(["method", "seed"])
+    out = {}
+    for baseline in baselines:
+        diff = frame.loc[method, metrics] - frame.loc[baseline, metrics]
+        out[f"{method} − {baseline}"] = (
+            diff.mean().round(3).astype(str) + " ± " + diff.std().round(3).astype(str)
+        )
+    table = pd.DataFrame(out).T
+    print(table.to_string())
+    return table

@@ -151,6 +151,7 @@ def test_quality_on_breast_cancer_beats_an_untrained_generator():
 
 
 # ---------------------------------------------------------------------- augmentation of tables
+@pytest.mark.filterwarnings("ignore:near-duplicates")  # 20 training steps: not yet diverse
 def test_augment_table_keeps_real_rows_and_flags_synthetic(table, fitted):
     out = augment(table, "outcome", target="balanced", model=fitted, seed=0)
     real = out[~out[SYNTHETIC_KEY]].drop(columns=[SYNTHETIC_KEY])
@@ -163,7 +164,7 @@ def test_augment_table_keeps_real_rows_and_flags_synthetic(table, fitted):
     assert set(info["copy_distance_ratio"]) == {"1"}
 
 
-@pytest.mark.filterwarnings("ignore:near-duplicates")
+@pytest.mark.filterwarnings("ignore:near-duplicates")  # 20 training steps: not yet diverse
 def test_augment_table_confidence_filter(table, fitted):
     out = augment(table, "outcome", target={"1": 50}, model=fitted, min_confidence=0.7)
     info = out.attrs["biogan_augment"]
@@ -196,6 +197,7 @@ def test_augment_table_warns_on_copies_and_not_on_a_trained_model(table, trained
     assert out.attrs["biogan_augment"]["copy_distance_ratio"]["1"] > 0.6
 
 
+@pytest.mark.filterwarnings("ignore:near-duplicates")  # 20 training steps: not yet diverse
 def test_augment_table_errors(table, fitted):
     with pytest.raises(InvalidDataError, match="cannot be below"):
         augment(table, "outcome", target={"1": 10}, model=fitted)
