@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/impute.py
 	$(BIN)/python benchmarks/augment_pbmc.py
 	$(BIN)/python benchmarks/augment_tabular.py
+	$(BIN)/python benchmarks/tabular_quality.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
