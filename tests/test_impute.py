@@ -169,9 +169,34 @@ def test_beats_mean_and_plain_gain_never_nan(breast):
     gan = rmse(imp.fit_transform(X), breast, mask)
     mean = rmse(SimpleImputer().fit_transform(X), breast, mask)
     assert gan < 0.6 * mean, (gan, mean)
-    assert isinstance(imp.gan_used_, bool) and set(imp.validation_rmse_) == {"initial_fill", "gan"}
+    assert isinstance(imp.gan_used_, bool)
+    assert set(imp.validation_rmse_) == {"iterative", "forest", "knn", "initial_fill", "gan"}
     plain = GAINImputer(max_iter=300, random_state=0).fit_transform(X)
     assert np.isfinite(plain).all() and np.array_equal(plain[~mask], breast[~mask])
+
+
+def test_initial_fill_chosen_on_held_out_entries():
+    # Every column is a non-monotone function of one driver: linear regression sees little of that, forests
+    # and neighbours do, and "auto" must find it on the held-out entries (the old fill was linear only).
+    rng = np.random.default_rng(0)
+    t = rng.random((300, 1))
+    waves = [np.sin(2 * np.pi * t), np.cos(2 * np.pi * t), (2 * t - 1) ** 2, np.abs(np.sin(3 * np.pi * t))]
+    X = np.hstack([t, *waves]) + 0.01 * rng.normal(size=(300, 5))
+    mask = make_mask("mcar", X, 0.2, seed=0)
+    Xm = np.where(mask, np.nan, X)
+    fast = dict(max_iter=30, initial_max_iter=3, random_state=0)
+    auto = GANImputer(**fast).fit(Xm)
+    assert auto.initial_fill_.get("iterative", 0.0) < 0.5, auto.initial_fill_
+    held_out = auto.validation_rmse_
+    assert min(held_out["forest"], held_out["knn"]) < 0.7 * held_out["iterative"], held_out
+    errors = {
+        name: rmse(GANImputer(**fast, initial_fill=name).fit_transform(Xm), X, mask)
+        for name in ("iterative", "forest", "knn")
+    }
+    chosen = rmse(auto.transform(Xm), X, mask)
+    assert chosen <= 1.05 * min(errors.values()) and chosen < 0.75 * errors["iterative"], (chosen, errors)
+    with pytest.raises(ValueError, match="initial_fill"):
+        GANImputer(initial_fill="mice").fit(Xm)
 
 
 def test_reproducible_with_random_state(holey):
