@@ -98,7 +98,7 @@ def test_save_load_round_trip_and_corrupt_files(fitted, tmp_path):
     pd.testing.assert_frame_equal(loaded.sample(n=40, seed=2), fitted.sample(n=40, seed=2))
     assert len(loaded.history) == len(fitted.history)
     (tmp_path / "m" / "model.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="cannot be read|corrupt"):
+    with pytest.raises(CheckpointError, match=r"cannot be read|corrupt"):
         TabularGAN.load(tmp_path / "m")
     (tmp_path / "m" / "config.json").write_text('{"model": "ExpressionGAN"}')
     with pytest.raises(CheckpointError, match="TabularGAN"):
