@@ -14,13 +14,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
+import anndata as ad
+import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+import torch
 
 import biogan
 from biogan._utils import atomic_write, resolve_device, write_json
-from biogan.errors import CheckpointError
+from biogan.data.anndata import CountData, setup_anndata
+from biogan.errors import CheckpointError, NotFittedError
 from biogan.models._config import apply_overrides, config_from_dict, config_to_dict
-from biogan.models._shared import read_history, read_metadata
+from biogan.models._shared import counts_anndata, read_history, read_metadata, requested_codes
 from biogan.train import load_state, save_state
 from biogan.train.base import TrainerBase
 
@@ -133,3 +138,89 @@ class GenerativeModel:
             raise CheckpointError(
                 f"{Path(path) / MODEL_FILE} does not match its config ({str(err)[:200]})"
             ) from None
+
+
+class CountModel(GenerativeModel):
+    """Base of the count models (ExpressionGAN, ExpressionVAE): genes, labels, sampling cells, saved fields.
+
+    Subclasses implement :meth:`_label_sizes` (training cells per label) and :meth:`_generate` (counts
+    for a batch of label codes, drawn from torch's global generator).
+    """
+
+    setup_anndata = staticmethod(setup_anndata)
+
+    def __init__(self, config: Any = None, seed: int = 0, device: str = "auto", **overrides: Any) -> None:
+        super().__init__(config, seed, device, **overrides)
+        self.layer: str | None = None
+        self.labels_key: str | None = None
+        self.categories: list[str] = []
+        self.genes: list[str] = []
+
+    def _label_sizes(self) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _generate(self, labels: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def sample(
+        self,
+        n: int | None = None,
+        labels: dict[str, int] | list[str] | None = None,
+        seed: int = 0,
+        batch_size: int = 4096,
+    ) -> ad.AnnData:
+        """Generate cells with integer counts.
+
+        Parameters
+        ----------
+        n
+            Number of cells, split across labels in the training proportions (ignored when ``labels``
+            is given).
+        labels
+            ``{label: count}`` or one label per cell.
+        seed
+            Seeds the sampling (same seed -> same cells on CPU).
+        batch_size
+            Cells generated per forward pass.
+
+        Returns
+        -------
+        AnnData
+            Counts in ``.X`` (CSR) and ``layers["counts"]``, labels in ``obs[labels_key]``, genes in
+            ``var_names``.
+        """
+        if self._sampler is None:
+            raise NotFittedError("call fit() (or load a trained model) before sample()")
+        codes = requested_codes(self.categories, self._label_sizes(), n, labels, seed)
+        chunks = []
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed)
+            self._sampler.eval()
+            for start in range(0, len(codes), batch_size):
+                y = torch.from_numpy(codes[start : start + batch_size]).to(self.device)
+                chunks.append(sp.csr_matrix(self._generate(y).cpu().numpy().astype(np.float32)))
+        return counts_anndata(
+            chunks, codes, self.categories, self.labels_key, self.genes, type(self).__name__, seed
+        )
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "labels_key": self.labels_key,
+            "categories": self.categories,
+            "genes": self.genes,
+        }
+
+    def _restore(self, meta: dict[str, Any]) -> None:
+        self.layer, self.labels_key = meta["layer"], meta["labels_key"]
+        self.categories, self.genes = list(meta["categories"]), list(meta["genes"])
+
+    @classmethod
+    def _read_checked(
+        cls, path: str | os.PathLike, adata: ad.AnnData | None, device: str
+    ) -> tuple[Any, dict[str, Any]]:
+        """:meth:`_read`, then check ``adata`` (if given) against the saved genes and labels."""
+        model, state = cls._read(path, device)
+        if adata is not None:
+            CountData.from_anndata(adata, model.layer, model.labels_key, model.categories, model.genes)
+        return model, state

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from biogan.data.anndata import CountData, registered_keys, setup_anndata
+from biogan.data.anndata import CountData, registered_keys
 from biogan.data.preprocessing import (
     class_mean_profiles,
     library_sizes,
@@ -37,8 +37,7 @@ from biogan.data.preprocessing import (
 )
 from biogan.errors import InvalidDataError, NotFittedError
 from biogan.losses import AdversarialLoss, mmd2_rbf
-from biogan.models._base import GenerativeModel
-from biogan.models._shared import counts_anndata, requested_codes
+from biogan.models._base import CountModel
 from biogan.nn import CountGenerator, ProjectionCritic
 from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
 
@@ -343,7 +342,7 @@ def split_labels(
     return subclusters(X, codes, n_labels, config.cells_per_subcluster, config.max_subclusters, seed=seed)
 
 
-class ExpressionGAN(GenerativeModel):
+class ExpressionGAN(CountModel):
     """Conditional count GAN for single-cell RNA-seq (scvi-tools-style API).
 
     Parameters
@@ -369,7 +368,6 @@ class ExpressionGAN(GenerativeModel):
     """
 
     config_class = ExpressionGANConfig
-    setup_anndata = staticmethod(setup_anndata)
 
     def __init__(
         self,
@@ -380,10 +378,6 @@ class ExpressionGAN(GenerativeModel):
         **overrides: Any,
     ) -> None:
         super().__init__(config, seed, device, **overrides)
-        self.layer: str | None = None
-        self.labels_key: str | None = None
-        self.categories: list[str] = []
-        self.genes: list[str] = []
         if adata is not None:
             self.layer, self.labels_key = registered_keys(adata)
             data = CountData.from_anndata(adata, self.layer, self.labels_key)
@@ -428,59 +422,17 @@ class ExpressionGAN(GenerativeModel):
         return self
 
     # ------------------------------------------------------------------ sampling
-    def sample(
-        self,
-        n: int | None = None,
-        labels: dict[str, int] | list[str] | None = None,
-        seed: int = 0,
-        batch_size: int = 4096,
-    ) -> ad.AnnData:
-        """Generate cells with integer counts.
-
-        Parameters
-        ----------
-        n
-            Number of cells, split across labels in the training proportions (ignored when ``labels``
-            is given).
-        labels
-            ``{label: count}`` or one label per cell.
-        seed
-            Seeds the sampling (same seed -> same cells on CPU).
-        batch_size
-            Cells generated per forward pass.
-
-        Returns
-        -------
-        AnnData
-            Counts in ``.X`` (CSR) and ``layers["counts"]``, labels in ``obs[labels_key]``, genes in
-            ``var_names``.
-        """
-        if self._sampler is None:
-            raise NotFittedError("call fit() (or load a trained model) before sample()")
-        codes = self._requested_codes(n, labels, seed)
-        chunks = []
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(seed)
-            self._sampler.eval()
-            for start in range(0, len(codes), batch_size):
-                labels_t = torch.from_numpy(codes[start : start + batch_size]).to(self.device)
-                y = self.problem.sample_components(labels_t)
-                counts = self.problem.generate_counts(y, self.problem.sample_library_sizes(y), self._sampler)
-                chunks.append(sp.csr_matrix(counts.cpu().numpy().astype(np.float32)))
-        return counts_anndata(
-            chunks, codes, self.categories, self.labels_key, self.genes, "ExpressionGAN", seed
-        )
-
-    def _requested_codes(
-        self, n: int | None, labels: dict[str, int] | list[str] | None, seed: int
-    ) -> np.ndarray:
+    def _label_sizes(self) -> np.ndarray:
         problem = self.problem
-        sizes = np.bincount(
+        return np.bincount(
             problem.component_label.cpu().numpy(),
             weights=problem.component_size.cpu().numpy(),
             minlength=len(self.categories),
         )
-        return requested_codes(self.categories, sizes, n, labels, seed)
+
+    def _generate(self, labels: torch.Tensor) -> torch.Tensor:
+        y = self.problem.sample_components(labels)
+        return self.problem.generate_counts(y, self.problem.sample_library_sizes(y), self._sampler)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
@@ -492,17 +444,10 @@ class ExpressionGAN(GenerativeModel):
         )
 
     def _describe(self) -> dict[str, Any]:
-        return {
-            "layer": self.layer,
-            "labels_key": self.labels_key,
-            "categories": self.categories,
-            "genes": self.genes,
-            "n_components": len(self.problem.component_label),
-        }
+        return {**super()._describe(), "n_components": len(self.problem.component_label)}
 
     def _restore(self, meta: dict[str, Any]) -> None:
-        self.layer, self.labels_key = meta["layer"], meta["labels_key"]
-        self.categories, self.genes = list(meta["categories"]), list(meta["genes"])
+        super()._restore(meta)
         self._n_components = int(meta.get("n_components", len(self.categories)))
 
     @classmethod
@@ -510,9 +455,7 @@ class ExpressionGAN(GenerativeModel):
         cls, path: str | os.PathLike, adata: ad.AnnData | None = None, device: str = "auto"
     ) -> ExpressionGAN:
         """Load a model written by :meth:`save`; ``adata`` (optional) is checked against its genes."""
-        model, state = cls._read(path, device)
-        if adata is not None:
-            CountData.from_anndata(adata, model.layer, model.labels_key, model.categories, model.genes)
+        model, state = cls._read_checked(path, adata, device)
         n_genes, n_components = len(model.genes), model._n_components
         with cls._loading(path):
             model.problem = CountGANProblem(n_genes, n_components, model.config).to(model.device)

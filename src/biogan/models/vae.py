@@ -18,14 +18,12 @@ from typing import Any
 
 import anndata as ad
 import numpy as np
-import scipy.sparse as sp
 import torch
 
-from biogan.data.anndata import CountData, registered_keys, setup_anndata
+from biogan.data.anndata import CountData, registered_keys
 from biogan.data.preprocessing import library_sizes, nb_dispersion
 from biogan.errors import InvalidDataError, NotFittedError
-from biogan.models._base import GenerativeModel
-from biogan.models._shared import counts_anndata, requested_codes
+from biogan.models._base import CountModel
 from biogan.models.expression import sample_counts
 from biogan.nn.vae import CountVAE
 from biogan.train.likelihood import (
@@ -205,7 +203,7 @@ class CountVAEProblem(LikelihoodProblem):
         return sample_counts(mean, theta)
 
 
-class ExpressionVAE(GenerativeModel):
+class ExpressionVAE(CountModel):
     """Conditional count VAE for single-cell RNA-seq, with :class:`biogan.ExpressionGAN`'s API.
 
     Parameters
@@ -228,7 +226,6 @@ class ExpressionVAE(GenerativeModel):
     """
 
     config_class = ExpressionVAEConfig
-    setup_anndata = staticmethod(setup_anndata)
 
     def __init__(
         self,
@@ -239,10 +236,6 @@ class ExpressionVAE(GenerativeModel):
         **overrides: Any,
     ) -> None:
         super().__init__(config, seed, device, **overrides)
-        self.layer: str | None = None
-        self.labels_key: str | None = None
-        self.categories: list[str] = []
-        self.genes: list[str] = []
         self.problem: CountVAEProblem | None = None
         if adata is not None:
             self.layer, self.labels_key = registered_keys(adata)
@@ -310,52 +303,12 @@ class ExpressionVAE(GenerativeModel):
         return sampler.eval()
 
     # ------------------------------------------------------------------ sampling
-    def sample(
-        self,
-        n: int | None = None,
-        labels: dict[str, int] | list[str] | None = None,
-        seed: int = 0,
-        batch_size: int = 4096,
-    ) -> ad.AnnData:
-        """Generate cells with integer counts.
-
-        Parameters
-        ----------
-        n
-            Number of cells, split across labels in the training proportions (ignored when ``labels``
-            is given).
-        labels
-            ``{label: count}`` or one label per cell.
-        seed
-            Seeds the sampling (same seed -> same cells on CPU).
-        batch_size
-            Cells generated per forward pass.
-
-        Returns
-        -------
-        AnnData
-            Counts in ``.X`` (CSR) and ``layers["counts"]``, labels in ``obs[labels_key]``.
-        """
-        if self._sampler is None:
-            raise NotFittedError("call fit() (or load a trained model) before sample()")
-        codes = self._requested_codes(n, labels, seed)
-        problem = self._sampler
-        chunks = []
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(seed)
-            problem.eval()
-            for start in range(0, len(codes), batch_size):
-                y = torch.from_numpy(codes[start : start + batch_size]).to(self.device)
-                chunks.append(sp.csr_matrix(problem.generate(y).cpu().numpy().astype(np.float32)))
-        return counts_anndata(
-            chunks, codes, self.categories, self.labels_key, self.genes, "ExpressionVAE", seed
-        )
-
-    def _requested_codes(
-        self, n: int | None, labels: dict[str, int] | list[str] | None, seed: int
-    ) -> np.ndarray:
+    def _label_sizes(self) -> np.ndarray:
         assert self.problem is not None
-        return requested_codes(self.categories, self.problem.class_size.cpu().numpy(), n, labels, seed)
+        return self.problem.class_size.cpu().numpy()
+
+    def _generate(self, labels: torch.Tensor) -> torch.Tensor:
+        return self._sampler.generate(labels)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
@@ -364,26 +317,12 @@ class ExpressionVAE(GenerativeModel):
             raise NotFittedError("nothing to save: call fit() first")
         return self._write(path, {"problem": self._sampler.state_dict()})
 
-    def _describe(self) -> dict[str, Any]:
-        return {
-            "layer": self.layer,
-            "labels_key": self.labels_key,
-            "categories": self.categories,
-            "genes": self.genes,
-        }
-
-    def _restore(self, meta: dict[str, Any]) -> None:
-        self.layer, self.labels_key = meta["layer"], meta["labels_key"]
-        self.categories, self.genes = list(meta["categories"]), list(meta["genes"])
-
     @classmethod
     def load(
         cls, path: str | os.PathLike, adata: ad.AnnData | None = None, device: str = "auto"
     ) -> ExpressionVAE:
         """Load a model written by :meth:`save`; ``adata`` (optional) is checked against its genes."""
-        model, state = cls._read(path, device)
-        if adata is not None:
-            CountData.from_anndata(adata, model.layer, model.labels_key, model.categories, model.genes)
+        model, state = cls._read_checked(path, adata, device)
         with cls._loading(path):
             model.problem = CountVAEProblem(len(model.genes), len(model.categories), model.config)
             model.problem.to(model.device)
