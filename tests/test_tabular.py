@@ -241,6 +241,16 @@ def test_cli_train_sample_and_augment_a_table(table, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert pd.read_csv(tmp_path / "s.csv")["outcome"].tolist() == [1] * 7
+    report = [
+        "report",
+        str(tmp_path / "m"),
+        "--real",
+        str(tmp_path / "cohort.csv"),
+        "-o",
+        str(tmp_path / "r"),
+    ]
+    result = runner.invoke(app, report)
+    assert result.exit_code == 2 and "reads ExpressionGAN and ExpressionVAE" in result.output
     args = ["augment", str(tmp_path / "cohort.csv"), "--labels-key", "outcome", "-o", str(tmp_path / "a.csv")]
     result = runner.invoke(app, [*args, "--model-dir", str(tmp_path / "m"), "--no-index", "--target", "1=40"])
     assert result.exit_code == 0, result.output

@@ -55,24 +55,18 @@ def _write_outputs(out: Path, metrics: pd.DataFrame, **report: Any) -> Path:
     return write_report(out / REPORT_FILE, metrics=metrics, png_dir=out, **report)
 
 
-def load_model(model_dir: Path, device: str = "auto") -> Any:
-    """Load a saved ExpressionGAN or ExpressionVAE, whichever ``config.json`` names."""
-    import json
+def load_count_model(model_dir: Path, device: str = "auto") -> Any:
+    """Load a saved ExpressionGAN or ExpressionVAE (reports compare cells, so tables are refused)."""
+    from biogan.models import load_model
+    from biogan.models._base import CountModel
 
-    from biogan.models import ExpressionGAN
-    from biogan.models.vae import ExpressionVAE
-
-    config = model_dir / "config.json"
-    if not config.is_file():
-        raise CheckpointError(f"{config} does not exist: is {model_dir} a saved biogan model?")
-    try:
-        kind = json.loads(config.read_text()).get("model")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
-        raise CheckpointError(f"{config} is corrupt ({err})") from None
-    classes = {"ExpressionGAN": ExpressionGAN, "ExpressionVAE": ExpressionVAE}
-    if kind not in classes:
-        raise CheckpointError(f"{model_dir} holds a {kind!r} model; 'biogan report' reads {sorted(classes)}")
-    return classes[kind].load(model_dir, device=device)
+    model = load_model(model_dir, device)
+    if not isinstance(model, CountModel):
+        raise CheckpointError(
+            f"{model_dir} holds a {type(model).__name__}; 'biogan report' reads ExpressionGAN and "
+            "ExpressionVAE models"
+        )
+    return model
 
 
 def _composition(adata: ad.AnnData, labels_key: str | None) -> dict[str, int] | None:
@@ -134,7 +128,7 @@ def report_command(
     """Sample a trained model like the real cells and report metrics, pictures and training curves."""
     from biogan.metrics.suite import evaluate
 
-    model = load_model(model_dir, device)
+    model = load_count_model(model_dir, device)
     real_cells = _model_genes(read_counts(real, layer), model.genes, "--real")
     train_cells = _model_genes(read_counts(train, layer), model.genes, "--train") if train else None
     labels_key = model.labels_key if model.labels_key in real_cells.obs else None
@@ -262,4 +256,4 @@ def _fit_one(
     return model
 
 
-__all__ = ["compare_command", "evaluate_command", "load_model", "report_command"]
+__all__ = ["compare_command", "evaluate_command", "load_count_model", "report_command"]
