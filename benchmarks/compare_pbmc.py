@@ -2,7 +2,7 @@
 
 Fixed-seed stratified 50/50 split by cell type; every method is fit on the train half (in a fresh
 process, for wall time and peak memory) and asked for the held-out half's composition; each is judged
-against the held-out half by :func:`biogan.metrics.suite.evaluate`, whose control column is held-out vs
+against the held-out half by :func:`biogan.evaluate`, whose control column is held-out vs
 train real cells at the same sizes.
 
     python benchmarks/compare_pbmc.py [--gan-seconds 300] [--seed 0] [--out benchmarks/results]
@@ -21,7 +21,7 @@ from _common import machine, measured, utc_stamp
 
 import biogan
 from biogan.data import stratified_split
-from biogan.metrics.suite import evaluate_many
+from biogan.metrics import evaluate_many
 from biogan.models.baselines import BASELINES
 from biogan.models.vae import ExpressionVAE
 
@@ -132,7 +132,7 @@ def main() -> None:
         f"Split: pbmc68k_reduced counts, {train.n_obs} train / {held.n_obs} held-out cells, "
         f"{held.n_vars} genes, "
         "stratified by cell type. Each cell: value and verdict against the control (held-out vs train "
-        "real cells, same sizes). Metrics: `biogan.metrics.suite.METRICS`.\n\n"
+        "real cells, same sizes). Metrics: `biogan.metrics.METRICS`.\n\n"
         f"{table.to_markdown()}\n\n### Per-label logistic C2ST AUROC\n\n{labels.to_markdown()}\n"
     )
     args.out.mkdir(parents=True, exist_ok=True)

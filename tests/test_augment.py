@@ -99,6 +99,7 @@ def test_errors(small, fitted):
         augment(small, "no_such_column", model=fitted, layer="counts")
     logged = small.copy()
     logged.X = np.log1p(logged.X.toarray())
+    del logged.layers["counts"], logged.uns["_biogan"]  # no counts anywhere: a clear error, not training
     with pytest.raises(InvalidDataError, match="non-integer"):
         augment(logged, "cell_type", target={"CD34+": 5})
 

@@ -150,7 +150,7 @@ def test_unconditional_model(small):
 def test_bad_config_values_are_named():
     with pytest.raises(ValueError, match="unknown loss"):
         biogan.ExpressionGANConfig(loss="wasserstein")
-    with pytest.raises(TypeError, match="no setting"):
+    with pytest.raises(biogan.errors.ConfigError, match=r"unknown setting n_critics \(did you mean"):
         biogan.ExpressionGAN(n_critics=3)
 
 

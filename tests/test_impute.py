@@ -232,12 +232,12 @@ def test_masks_hit_rate_and_mechanism(breast):
 def test_cli_csv_and_h5ad(tmp_path, holey):
     frame = pd.DataFrame(holey[:, :4], columns=list("abcd"), index=[f"s{i}" for i in range(200)])
     frame.to_csv(tmp_path / "in.csv")
-    impute(tmp_path / "in.csv", tmp_path / "out.tsv", max_iter=20, progress=False)
+    impute(tmp_path / "in.csv", tmp_path / "out.tsv", max_steps=20, progress=False)
     out = pd.read_csv(tmp_path / "out.tsv", sep="\t", index_col=0)
     assert list(out.columns) == list("abcd") and not out.isna().any().any()
     adata = ad.AnnData(holey[:, :4].copy(), layers={"x": holey[:, :4].copy()})
     adata.write_h5ad(tmp_path / "in.h5ad")
-    impute(tmp_path / "in.h5ad", tmp_path / "out.h5ad", layer="x", max_iter=20, progress=False)
+    impute(tmp_path / "in.h5ad", tmp_path / "out.h5ad", layer="x", max_steps=20, progress=False)
     assert np.isfinite(ad.read_h5ad(tmp_path / "out.h5ad").layers["x"]).all()
     with pytest.raises(BioganError, match="format"):
         impute(tmp_path / "in.csv", tmp_path / "out.xlsx", progress=False)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from biogan.data import stratified_split
-from biogan.metrics import c2st_auc, compare_counts, evaluate_counts, mmd_rbf
+from biogan.metrics import c2st_auc, evaluate_counts, mmd_rbf
+from biogan.metrics.counts import COUNTS, zero_fraction_diff
+from biogan.metrics.engine import OVERALL, compare_sets
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +27,18 @@ def _shuffle_genes(counts, seed=0):
 
 def test_real_vs_real_is_near_chance_and_shuffled_is_detected(halves):
     train, held = halves
-    real = compare_counts(held, train, seed=0)
-    shuffled = compare_counts(held, _shuffle_genes(train.layers["counts"]), seed=0)
-    assert 0.35 < real["c2st_auc"] < 0.62
-    assert shuffled["c2st_auc"] > 0.95
-    assert shuffled["mmd"] > 10 * max(real["mmd"], 1e-3)
-    assert real["gene_mean_r"] > 0.95 and real["zero_frac_diff"] < 0.02
+    ref = COUNTS.prepare(held, "held-out")
+    sets = {
+        "real": COUNTS.prepare(train, "training", like=ref),
+        "shuffled": COUNTS.prepare(_shuffle_genes(train.layers["counts"]), "shuffled", like=ref),
+    }
+    found = compare_sets(COUNTS, ref, sets, seed=0)
+    real, shuffled = found.values["real"], found.values["shuffled"]
+    assert found.n == min(held.n_obs, train.n_obs)  # equal sizes: chance is exactly 0.5
+    assert 0.35 < real[("c2st_rf_auc", OVERALL)] < 0.62
+    assert shuffled[("c2st_rf_auc", OVERALL)] > 0.95
+    assert shuffled[("mmd", OVERALL)] > 10 * max(real[("mmd", OVERALL)], 1e-3)
+    assert real[("gene_mean_r", OVERALL)] > 0.95 and zero_fraction_diff(ref, sets["real"]) < 0.02
 
 
 def test_c2st_on_separated_gaussians():
@@ -54,3 +62,4 @@ def test_evaluate_table_has_controls_first(halves):
     table = evaluate_counts(held, {"copy of train": train}, train=train, n_splits=1)
     assert list(table.index) == ["control: held-out A vs B", "control: train vs held-out", "copy of train"]
     assert {"c2st_auc", "mmd", "gene_mean_r", "gene_var_r", "library_w1", "zero_frac_diff"} <= set(table)
+    assert table.loc["control: held-out A vs B", "c2st_auc"] < 0.65

@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 from biogan import datasets, errors, metrics, plot
 from biogan.augmentation import augment
-from biogan.metrics.suite import evaluate
+from biogan.metrics.engine import evaluate
 from biogan.models import (
     ExpressionGAN,
     ExpressionGANConfig,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from biogan._cli_utils import friendly_errors, parse_label_counts, pick_layer
+from biogan.errors import InvalidDataError
 from biogan.impute.cli import impute
 from biogan.report.cli import compare_command, evaluate_command, report_command
 
@@ -16,65 +19,147 @@ app = typer.Typer(help="Generative adversarial networks for biological data.", n
 train_app = typer.Typer(help="Train a model on your data.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
+# Options every ``biogan train <type>`` command shares.
+Out = Annotated[Path, typer.Option("--out", "-o", help="Folder for the trained model")]
+MaxSteps = Annotated[int | None, typer.Option(help="Training steps (default: the model's)")]
+MaxMinutes = Annotated[float | None, typer.Option(help="Wall-clock budget")]
+Seed = Annotated[int, typer.Option()]
+Device = Annotated[str, typer.Option(help="auto, cpu or cuda (torchrun: one GPU per process)")]
+Resume = Annotated[bool, typer.Option(help="Continue from OUT/checkpoint.pt")]
+ConfigFile = Annotated[
+    Path | None, typer.Option("--config", help="JSON settings (e.g. a saved model's config.json)")
+]
+Settings = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="A setting as key=value, dotted for nested ones (train.batch_size=256)"),
+]
 
-@train_app.command("expression")
-@friendly_errors
-def train_expression(
-    input: Annotated[
-        Path, typer.Argument(help=".h5ad, 10x .h5, 10x mtx folder, .csv or .tsv (cells x genes)")
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the trained model")],
-    labels_key: Annotated[str | None, typer.Option(help="obs column to condition on")] = None,
-    layer: Annotated[str | None, typer.Option(help="Layer with raw counts (default: 'counts' or X)")] = None,
-    max_steps: Annotated[int, typer.Option(help="Generator steps")] = 2000,
-    max_minutes: Annotated[float | None, typer.Option(help="Wall-clock budget")] = None,
-    seed: Annotated[int, typer.Option()] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
-    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoint.pt")] = False,
+
+def _train(
+    model_name: str,
+    build: Callable[[Any], tuple[Any, Callable[..., Any]]],
+    out: Path,
+    config: Path | None,
+    settings: list[str] | None,
+    device: str,
+    max_steps: int | None,
+    max_minutes: float | None,
+    resume: bool,
 ) -> None:
-    """Train an ExpressionGAN on a count matrix and save it to OUT."""
-    from biogan.data import read_cells
-    from biogan.models import ExpressionGAN
+    """Settings from ``--config``/``--set``, the model from ``build(settings)``, training, one saved
+    folder; under ``torchrun`` every rank trains and rank 0 saves."""
+    from biogan._utils import resolve_device
+    from biogan.models import model_class
+    from biogan.models._config import settings_from_cli
+    from biogan.train import distributed
 
-    adata = read_cells(input)
-    ExpressionGAN.setup_anndata(adata, layer=pick_layer(adata, layer), labels_key=labels_key)
-    model = ExpressionGAN(adata, seed=seed, device=device)
-    max_seconds = max_minutes * 60 if max_minutes else None
-    model.fit(max_steps=max_steps, max_seconds=max_seconds, resume=resume, checkpoint_dir=out)
-    model.save(out)
-    typer.echo(f"trained {model.trainer.step} steps in {model.train_seconds:.0f} s; model saved to {out}")
+    cls = model_class(model_name)
+    hyper = settings_from_cli(cls.config_class, config, settings or [])
+    with distributed.session(distributed.rank_device(resolve_device(device))) as ctx:
+        model, fit = build(hyper)
+        options: dict[str, Any] = {"resume": resume, "checkpoint_dir": out}
+        if max_steps is not None:
+            options["max_steps"] = max_steps
+        if max_minutes:
+            options["max_seconds"] = max_minutes * 60
+        fit(**options)
+        if ctx.is_main:
+            model.save(out)
+            where = f" on {ctx.world_size} processes" if ctx.enabled else ""
+            typer.echo(
+                f"trained {model.trainer.step} steps{where} in {model.train_seconds:.0f} s; "
+                f"model saved to {out}"
+            )
 
 
-@train_app.command("table")
-@friendly_errors
-def train_table(
-    input: Annotated[Path, typer.Argument(help=".csv or .tsv table (one row per sample, no missing values)")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the trained model")],
-    labels_key: Annotated[str | None, typer.Option(help="Column to condition on")] = None,
-    categorical: Annotated[str | None, typer.Option(help="Comma-separated extra categorical columns")] = None,
-    index: Annotated[bool, typer.Option(help="The first column holds row names")] = True,
-    max_steps: Annotated[int, typer.Option(help="Generator steps")] = 3000,
-    max_minutes: Annotated[float | None, typer.Option(help="Wall-clock budget")] = None,
-    seed: Annotated[int, typer.Option()] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
-    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoint.pt")] = False,
-) -> None:
-    """Train a TabularGAN on a table and save it to OUT."""
-    from biogan.data import read_table
-    from biogan.models import TabularGAN
+def _cells_command(model_name: str) -> Callable[..., None]:
+    """``biogan train <model_name>`` for a model of cells x genes counts."""
 
-    model = TabularGAN(seed=seed, device=device)
-    model.fit(
-        read_table(input, index),
-        labels_key,
-        _split_names(categorical),
-        max_steps=max_steps,
-        max_seconds=max_minutes * 60 if max_minutes else None,
-        resume=resume,
-        checkpoint_dir=out,
-    )
-    model.save(out)
-    typer.echo(f"trained {model.trainer.step} steps in {model.train_seconds:.0f} s; model saved to {out}")
+    def command(
+        input: Annotated[
+            Path, typer.Argument(help=".h5ad, 10x .h5, 10x mtx folder, .csv or .tsv (cells x genes)")
+        ],
+        out: Out,
+        labels_key: Annotated[str | None, typer.Option(help="obs column to condition on")] = None,
+        layer: Annotated[
+            str | None, typer.Option(help="Layer with raw counts (default: 'counts' or X)")
+        ] = None,
+        max_steps: MaxSteps = None,
+        max_minutes: MaxMinutes = None,
+        seed: Seed = 0,
+        device: Device = "auto",
+        resume: Resume = False,
+        config: ConfigFile = None,
+        set_: Settings = None,
+    ) -> None:
+        from biogan.data import read_cells
+        from biogan.models import model_class
+
+        cls = model_class(model_name)
+        adata = read_cells(input)
+        cls.setup_anndata(adata, layer=pick_layer(adata, layer), labels_key=labels_key)
+
+        def build(hyper: Any) -> tuple[Any, Callable[..., Any]]:
+            model = cls(adata, config=hyper, seed=seed, device=device)
+            return model, model.fit
+
+        _train(model_name, build, out, config, set_, device, max_steps, max_minutes, resume)
+
+    return command
+
+
+def _table_command(model_name: str) -> Callable[..., None]:
+    """``biogan train <model_name>`` for a model of tables."""
+
+    def command(
+        input: Annotated[
+            Path, typer.Argument(help=".csv or .tsv table (one row per sample, no missing values)")
+        ],
+        out: Out,
+        labels_key: Annotated[str | None, typer.Option(help="Column to condition on")] = None,
+        categorical: Annotated[
+            str | None, typer.Option(help="Comma-separated extra categorical columns")
+        ] = None,
+        index: Annotated[bool, typer.Option(help="The first column holds row names")] = True,
+        max_steps: MaxSteps = None,
+        max_minutes: MaxMinutes = None,
+        seed: Seed = 0,
+        device: Device = "auto",
+        resume: Resume = False,
+        config: ConfigFile = None,
+        set_: Settings = None,
+    ) -> None:
+        from biogan.data import read_table
+        from biogan.models import model_class
+
+        cls, table = model_class(model_name), read_table(input, index)
+
+        def build(hyper: Any) -> tuple[Any, Callable[..., Any]]:
+            model = cls(config=hyper, seed=seed, device=device)
+            return model, functools.partial(model.fit, table, labels_key, _split_names(categorical))
+
+        _train(model_name, build, out, config, set_, device, max_steps, max_minutes, resume)
+
+    return command
+
+
+COMMAND_MAKERS = {"cells": _cells_command, "table": _table_command}
+"""How a ``biogan train`` command reads each data kind; one command per registered model."""
+
+
+def _register_train_commands() -> None:
+    from biogan.models import MODELS
+
+    for name, cls in MODELS.items():
+        command = COMMAND_MAKERS[cls.data_kind](name)
+        command.__doc__ = (
+            f"Train a {cls.__name__} ({cls.data_kind}) and save it to OUT. Hyperparameters: "
+            f"--config FILE.json and --set key=value (see biogan.{cls.config_class.__name__})."
+        )
+        train_app.command(name)(friendly_errors(command))
+
+
+_register_train_commands()
 
 
 @app.command("sample")
@@ -87,20 +172,18 @@ def sample(
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option()] = "auto",
 ) -> None:
-    """Generate cells (integer counts, .h5ad) or table rows (.csv/.tsv) from a trained model."""
-    from biogan.data import write_h5ad, write_table
-    from biogan.models import TabularGAN, load_model
+    """Generate samples from a trained model, written in the format of its data kind."""
+    from biogan.data.kinds import KINDS
+    from biogan.models import load_model
 
     if n is None and not labels:
         raise ValueError("give -n (number of samples) or --labels 'name=count,...'")
     model = load_model(model_dir, device=device)
+    kind = KINDS[model.data_kind]
+    kind.check_output(output)
     synth = model.sample(n=n, labels=parse_label_counts(labels), seed=seed)
-    if isinstance(model, TabularGAN):
-        write_table(synth, output, index=False)
-        typer.echo(f"wrote {len(synth)} rows x {synth.shape[1]} columns to {output}")
-        return
-    write_h5ad(synth, output)
-    typer.echo(f"wrote {synth.n_obs} cells x {synth.n_vars} genes to {output}")
+    kind.write(synth, output, index=False)
+    typer.echo(f"wrote {kind.size(synth)} to {output}")
 
 
 @app.command("augment")
@@ -136,24 +219,26 @@ def augment_command(
     A .csv/.tsv whose header has the --labels-key column is a table (grown with a TabularGAN);
     anything else is read as cells x genes counts (grown with an ExpressionGAN).
     """
-    from biogan.augmentation import SYNTHETIC_KEY, augment
-    from biogan.data import read_cells, read_table, write_h5ad, write_table
+    from biogan.augmentation import augment, synthetic_flags
+    from biogan.data.kinds import KINDS
     from biogan.models import load_model
 
+    kind = KINDS["table" if _is_table_with(input, labels_key, index) else "cells"]
+    kind.check_output(out)
     model = load_model(model_dir, device=device) if model_dir else None
-    options = {"max_steps": max_steps} if max_steps is not None else {}
-    common = {"model": model, "seed": seed, "min_confidence": min_confidence, "device": device, **options}
-    if _is_table_with(input, labels_key, index):
-        table = read_table(input, index)
-        result = augment(table, labels_key, target, **common)
-        write_table(result, out, index)
-        added, kept, what = int(result[SYNTHETIC_KEY].sum()), len(table), "rows"
-    else:
-        adata = read_cells(input)
-        result = augment(adata, labels_key, target, layer=pick_layer(adata, layer), **common)
-        write_h5ad(result, out)
-        added, kept, what = int(result.obs[SYNTHETIC_KEY].sum()), adata.n_obs, "cells"
-    typer.echo(f"kept {kept} real {what}, added {added} synthetic {what}; wrote {out}")
+    if model is not None and model.data_kind != kind.name:
+        raise InvalidDataError(
+            f"{model_dir} holds a {type(model).__name__} for {model.data_kind}, but {input} is {kind.name}"
+        )
+    data = kind.read(input, index=index)
+    options: dict[str, Any] = {"max_steps": max_steps} if max_steps is not None else {}
+    if kind.name == "cells":
+        options["layer"] = pick_layer(data, layer)
+    common = {"model": model, "seed": seed, "min_confidence": min_confidence, "device": device}
+    result = augment(data, labels_key, target, **common, **options)
+    kind.write(result, out, index=index)
+    added = int(synthetic_flags(result).sum())
+    typer.echo(f"kept {kind.size(data)}, added {added} synthetic {kind.noun}; wrote {out}")
 
 
 def _is_table_with(path: Path, column: str, index: bool) -> bool:

@@ -33,6 +33,10 @@ class OutputPathError(BioganError, OSError):
     """An output file or folder cannot be written."""
 
 
+class ConfigError(BioganError, ValueError):
+    """A hyperparameter that does not exist or has a value of the wrong type or range."""
+
+
 class TrainingWarning(UserWarning):
     """A training problem the user can act on (mode collapse, divergence, oscillation, no progress)."""
 

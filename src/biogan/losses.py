@@ -49,14 +49,38 @@ class AdversarialLoss:
 
 
 def gradient_penalty(
-    critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Two-sided gradient penalty ``E[(||grad critic(x_hat)|| - 1)^2]`` on random interpolates."""
-    alpha = torch.rand(real.shape[0], 1, device=real.device, dtype=real.dtype)
+    """Two-sided gradient penalty ``E[(||grad critic(x_hat)|| - 1)^2]`` on random interpolates.
+
+    Works for samples of any shape ``(B, ...)`` — tables ``(B, F)``, one-hot sequences ``(B, L, A)``,
+    distance maps ``(B, 1, L, L)``: one interpolation weight per sample, broadcast over the other
+    dimensions, and the norm of each sample's gradient over all of them. Positions where ``mask`` is 0
+    — padding — are left out of the norm (``mask`` is aligned from the batch dimension: ``(B, L)``
+    masks the positions of ``(B, L, A)``).
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake batches differ in shape: {tuple(real.shape)} vs {tuple(fake.shape)}")
+    alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
     interpolates = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     scores = critic(interpolates)
     (grad,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
-    return ((grad.norm(2, dim=1) - 1) ** 2).mean()
+    if mask is not None:
+        grad = grad * align_mask(mask, grad)
+    return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+def align_mask(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``mask`` (batch-first, e.g. ``(B, L)``) with trailing singleton dims, broadcast to ``like``."""
+    extra = like.dim() - mask.dim()
+    if extra < 0 or tuple(mask.shape) != tuple(like.shape[: mask.dim()]):
+        raise ValueError(
+            f"a mask of shape {tuple(mask.shape)} does not fit samples of shape {tuple(like.shape)}"
+        )
+    return mask.to(like.dtype).reshape(*mask.shape, *([1] * extra)).expand_as(like)
 
 
 def mmd2_rbf(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

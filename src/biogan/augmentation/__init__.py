@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-import pandas as pd
-
 from biogan.augmentation._shared import DUPLICATE_RATIO, SYNTHETIC_KEY, samples_to_add
 from biogan.augmentation.cells import augment_cells, copy_check
 from biogan.augmentation.tables import augment_table
+from biogan.data.kinds import kind_of
+
+AUGMENTERS = {"cells": augment_cells, "table": augment_table}
+"""How each data kind is grown (see :data:`biogan.data.kinds.KINDS`)."""
 
 
 def augment(
@@ -49,8 +51,7 @@ def augment(
     AnnData or DataFrame
         Same type as ``data``: real samples followed by flagged synthetic ones.
     """
-    run = augment_table if isinstance(data, pd.DataFrame) else augment_cells
-    return run(
+    return AUGMENTERS[kind_of(data)](
         data,
         labels_key,
         target,
@@ -62,7 +63,13 @@ def augment(
     )
 
 
+def synthetic_flags(data: Any) -> Any:
+    """Which samples of an augmented AnnData (``obs``) or DataFrame (a column) are synthetic."""
+    return data.obs[SYNTHETIC_KEY] if hasattr(data, "obs") else data[SYNTHETIC_KEY]
+
+
 __all__ = [
+    "AUGMENTERS",
     "DUPLICATE_RATIO",
     "SYNTHETIC_KEY",
     "augment",
@@ -70,4 +77,5 @@ __all__ = [
     "augment_table",
     "copy_check",
     "samples_to_add",
+    "synthetic_flags",
 ]

@@ -24,7 +24,7 @@ from biogan.augmentation._shared import (
     samples_to_add,
     warn_if_copies,
 )
-from biogan.data.anndata import check_labels, get_matrix
+from biogan.data.anndata import SETUP_KEY, append_cells, check_labels, get_matrix, registered_keys
 from biogan.data.preprocessing import log_normalize
 from biogan.errors import GeneMismatchError, UnknownLabelError
 from biogan.models.expression import ExpressionGAN
@@ -46,7 +46,8 @@ def augment_cells(
     Parameters
     ----------
     adata
-        Cells with raw integer counts in ``layer`` (``None``: ``.X``) and labels in ``obs[labels_key]``.
+        Cells with raw integer counts in ``layer`` and labels in ``obs[labels_key]``. ``layer=None``
+        uses the layer :func:`setup_anndata` recorded, else ``"counts"`` when present, else ``.X``.
     labels_key
         The label column to balance.
     target
@@ -65,8 +66,12 @@ def augment_cells(
     -------
     AnnData
         The real cells followed by the synthetic ones, ``obs["biogan_synthetic"]`` marking the latter and
-        ``uns["biogan_augment"]`` recording model, seed, targets, rejections and the copy check.
+        ``uns["biogan_augment"]`` recording model, seed, targets, rejections, the copy check and how each
+        matrix of the synthetic cells was made. Every layer is kept for the real cells; the synthetic
+        cells get their counts in the counts layer, and ``.X`` and other layers recomputed when they are
+        the counts or ``log1p`` of normalised counts; other layers are dropped with one warning.
     """
+    layer = counts_layer_of(adata, layer)
     counts_matrix = get_matrix(adata, layer)
     check_labels(adata, labels_key)
     label_counts = adata.obs[labels_key].astype(str).value_counts()
@@ -145,6 +150,16 @@ def copy_check(
     )
 
 
+def counts_layer_of(adata: ad.AnnData, layer: str | None) -> str | None:
+    """The layer with raw counts: ``layer`` if given, else the one :func:`setup_anndata` recorded, else
+    ``"counts"`` when present (as the command line picks it), else ``None`` (``.X``)."""
+    if layer is not None:
+        return layer
+    if SETUP_KEY in adata.uns:
+        return registered_keys(adata)[0]
+    return "counts" if "counts" in adata.layers else None  # as biogan._cli_utils.pick_layer
+
+
 def _combine(
     adata: ad.AnnData,
     synthetic: ad.AnnData,
@@ -152,26 +167,21 @@ def _combine(
     labels_key: str,
     info: dict[str, Any],
 ) -> ad.AnnData:
-    """Real cells (untouched) + synthetic cells with counts in ``.X`` and in ``layer``."""
-    synth = ad.AnnData(
-        X=synthetic.X.astype(adata.X.dtype) if adata.X is not None else synthetic.X,
-        var=pd.DataFrame(index=adata.var_names),
-    )
-    synth.obs_names = [f"biogan_synthetic_{i}" for i in range(synthetic.n_obs)]
-    synth.obs[labels_key] = synthetic.obs[labels_key].astype(str).to_numpy()
-    if layer is not None:
-        synth.layers[layer] = synthetic.X.copy()
-    real = adata.copy()
-    real.obs[SYNTHETIC_KEY] = False
-    synth.obs[SYNTHETIC_KEY] = True
-    out = ad.concat([real, synth], join="outer", merge="first", uns_merge="first")
-    out.obs.index.name = adata.obs.index.name
-    out.obs[SYNTHETIC_KEY] = out.obs[SYNTHETIC_KEY].astype(bool)
-    out.obs[labels_key] = out.obs[labels_key].astype("category")
+    """Real cells (untouched) + synthetic cells, every layer of ``adata`` filled for them or dropped.
+
+    The counts go into ``layer`` (``.X`` when ``None``); ``.X`` and other layers are recomputed from
+    them when the real cells show how they were made (see :func:`~biogan.data.append_cells`).
+    """
+    obs = pd.DataFrame(index=[f"biogan_synthetic_{i}" for i in range(synthetic.n_obs)])
+    obs[labels_key] = synthetic.obs[labels_key].astype(str).to_numpy()
+    out, made = append_cells(adata, synthetic.X, obs, layer)
+    out.obs[SYNTHETIC_KEY] = np.r_[np.zeros(adata.n_obs, bool), np.ones(synthetic.n_obs, bool)]
+    if not isinstance(out.obs[labels_key].dtype, pd.CategoricalDtype):
+        out.obs[labels_key] = out.obs[labels_key].astype("category")
     out.uns["biogan_augment"] = {
         **info,
-        "x_holds": "counts"
-        if layer is None
-        else f"counts for synthetic cells (real cells keep their .X); layer {layer!r} holds counts for all",
+        "counts_layer": layer if layer is not None else "X",
+        "x_holds": made.get("X", "nothing (.X is empty)"),
+        "synthetic_matrices": made,
     }
     return out

@@ -182,10 +182,6 @@ class TableEncoder:
             out[codec.name] = values
         return out
 
-    def missing_cells(self, clean: pd.DataFrame) -> np.ndarray:
-        """Boolean (rows x columns) of the table's missing entries."""
-        return clean.isna().to_numpy()
-
 
 class QuantileTableEncoder:
     """Maps a complete table to a GAN-friendly matrix and back.

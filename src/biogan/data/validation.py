@@ -58,3 +58,34 @@ def check_counts(X: Matrix, what: str = "the count matrix", hint: str = "") -> N
             f"{what} holds non-integer values (e.g. {example:g}); biogan needs raw integer counts, "
             "not normalised or log-transformed data." + (f" {hint}" if hint else "")
         )
+
+
+def dense_table(X: object) -> np.ndarray:
+    """A dense 2-D array from array-like or sparse ``X`` (implicit zeros are zeros); other shapes and
+    complex values raise (in the words scikit-learn's estimator checks expect)."""
+    if hasattr(X, "toarray"):
+        X = X.toarray()
+    A = np.asarray(X)
+    if A.ndim != 2:
+        raise InvalidDataError(
+            f"expected a 2-D table, got an array of shape {A.shape}; Reshape your data with "
+            "X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample"
+        )
+    if np.iscomplexobj(A):
+        raise InvalidDataError("Complex data not supported: only real values can be used")
+    return A
+
+
+def numeric_matrix(X: object, what: str = "X") -> np.ndarray:
+    """A float64 matrix of finite values or NaN (missing) from array-like ``X``, or one readable error."""
+    A = dense_table(X)
+    try:
+        A = A.astype(np.float64)
+    except (TypeError, ValueError) as err:
+        raise InvalidDataError(f"{what} is not numeric: {err}") from None
+    if A.size == 0:
+        raise InvalidDataError(f"{what} must be a non-empty 2-D table, got shape {A.shape}")
+    if np.isinf(A).any():
+        n_inf = int(np.isinf(A).sum())
+        raise InvalidDataError(f"{what} contains {n_inf} infinite values; use NaN for missing")
+    return A

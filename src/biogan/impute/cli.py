@@ -26,7 +26,9 @@ def impute(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the filled table")],
     layer: Annotated[str | None, typer.Option(help=".h5ad only: the layer to impute (default .X)")] = None,
     random_state: Annotated[int, typer.Option("--random-state", "--seed", help="Seed")] = 0,
-    max_iter: Annotated[int, typer.Option(help="Generator steps of the GAN")] = 600,
+    max_steps: Annotated[
+        int, typer.Option("--max-steps", "--max-iter", help="Generator steps of the GAN")
+    ] = 600,
     categorical: Annotated[
         str | None, typer.Option(help="Comma-separated columns to treat as categorical")
     ] = None,
@@ -45,7 +47,7 @@ def impute(
     imputer = GANImputer(
         categorical_features=[c.strip() for c in categorical.split(",")] if categorical else None,
         clip=clip,
-        max_iter=max_iter,
+        max_iter=max_steps,  # scikit-learn's name for the same thing
         random_state=random_state,
         progress=progress,
     )

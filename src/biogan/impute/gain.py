@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -22,18 +23,31 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-import biogan.errors
-from biogan.errors import InvalidDataError
+from biogan.data.sources import ArraySource
+from biogan.data.validation import numeric_matrix
+from biogan.errors import InvalidDataError, TrainingWarning
+from biogan.nn.layers import mlp
 from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
 
-# The loop reports its diagnostics as this warning class (UserWarning before it existed).
-_TRAINING_WARNING: type[Warning] = getattr(biogan.errors, "TrainingWarning", UserWarning)
-_null = contextlib.nullcontext
+
+def gain_train_config(batch_size: int = 128, lr: float = 1e-3, eval_every: int = 0) -> TrainConfig:
+    """The paper's optimisation: one discriminator step per generator step, Adam (0.9, 0.999)."""
+    return TrainConfig(
+        batch_size=batch_size,
+        n_critic=1,
+        lr_generator=lr,
+        lr_critic=lr,
+        beta1=0.9,
+        beta2=0.999,
+        ema_decay=0.99,
+        log_every=max(1, eval_every or 100),
+        eval_every=eval_every,
+    )
 
 
 @dataclass
 class GAINSettings:
-    """Network and optimisation settings of one GAIN game.
+    """Network, loss and optimisation settings of one GAIN game.
 
     Parameters
     ----------
@@ -48,12 +62,10 @@ class GAINSettings:
         Fraction of entries whose true mask the discriminator is told.
     alpha
         Weight of the reconstruction MSE in the generator loss.
-    batch_size, max_iter, lr
-        Minibatch size, generator steps and Adam learning rate.
-    eval_every
-        Steps between validation scores (0: no validation).
-    ema_decay
-        Decay of the generator weight average.
+    max_steps
+        Generator steps.
+    train
+        Optimisation settings of the shared schedule (batch size, learning rates, EMA, evaluation).
     """
 
     hidden: tuple[int, ...] = (32, 32)
@@ -61,23 +73,17 @@ class GAINSettings:
     residual: bool = False
     hint_rate: float = 0.9
     alpha: float = 100.0
-    batch_size: int = 128
-    max_iter: int = 10_000
-    lr: float = 1e-3
-    eval_every: int = 0
-    ema_decay: float = 0.99
+    max_steps: int = 10_000
+    train: TrainConfig = field(default_factory=gain_train_config)
+
+
+def _xavier(linear: nn.Linear) -> None:
+    nn.init.xavier_normal_(linear.weight)  # the paper's initialisation
+    nn.init.zeros_(linear.bias)
 
 
 def _mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> tuple[nn.Sequential, nn.Linear]:
-    layers: list[nn.Module] = []
-    width = in_dim
-    for h in hidden:
-        linear = nn.Linear(width, h)
-        nn.init.xavier_normal_(linear.weight)  # the paper's initialisation
-        nn.init.zeros_(linear.bias)
-        layers += [linear, nn.ReLU()]
-        width = h
-    return nn.Sequential(*layers), nn.Linear(width, out_dim)
+    return mlp([in_dim, *hidden], init=_xavier), nn.Linear(hidden[-1] if hidden else in_dim, out_dim)
 
 
 class GAINGenerator(nn.Module):
@@ -122,9 +128,6 @@ class ImputationData:
     target: torch.Tensor
     recon_mask: torch.Tensor
 
-    def rows(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"mask": self.mask[index], "target": self.target[index], "recon_mask": self.recon_mask[index]}
-
 
 class GAINProblem(AdversarialProblem):
     """The GAIN game for the shared loop: per-entry discriminator with hints, reconstruction term.
@@ -142,16 +145,18 @@ class GAINProblem(AdversarialProblem):
     def __init__(
         self, data: ImputationData, settings: GAINSettings, validation: ImputationData | None = None
     ) -> None:
-        super().__init__(loss=None, gp_weight=0.0)  # type: ignore[arg-type]  # GAIN has its own losses
+        super().__init__(loss=None, gp_weight=0.0)  # GAIN has its own losses
         dim = data.inputs.shape[1]
-        self.settings, self.data, self.validation = settings, data, validation
+        self.settings, self.validation = settings, validation
+        self.source = ArraySource(
+            x=data.inputs, mask=data.mask, target=data.target, recon_mask=data.recon_mask
+        )
         self.generator = GAINGenerator(dim, settings.hidden, settings.noise_dim, settings.residual)
         self.critic = GAINDiscriminator(dim, settings.hidden)
 
-    def real_batch(self, batch_size: int) -> Batch:
-        index = torch.randint(0, self.data.inputs.shape[0], (batch_size,))
-        x = self.data.inputs[index]
-        return Batch(x=x, y=torch.zeros(batch_size, dtype=torch.long), extra=self.data.rows(index))
+    def real_batch(self, rows: dict[str, torch.Tensor]) -> Batch:
+        x = rows["x"]
+        return Batch(x=x, y=torch.zeros(len(x), dtype=torch.long, device=x.device), extra=rows)
 
     def generator_input(self, x: torch.Tensor, mask: torch.Tensor, random: bool = True):
         """The paper puts U(0, 0.01) noise in the missing slots; the residual generator takes N(0, 1)
@@ -166,11 +171,11 @@ class GAINProblem(AdversarialProblem):
         noise = 0.01 * torch.rand_like(x) if random else torch.full_like(x, 0.005)
         return mask * x + (1 - mask) * noise, None
 
-    def fake_batch(self, real: Batch, generator: nn.Module | None = None) -> Batch:
-        g = generator if generator is not None else self.generator
+    def fake_batch(self, real: Batch, generator: nn.Module) -> Batch:
+        assert real.extra is not None
         mask = real.extra["mask"]
         x_in, z = self.generator_input(real.x, mask)
-        raw = g(x_in, mask, z)
+        raw = generator(x_in, mask, z)
         filled = mask * real.x + (1 - mask) * raw
         return Batch(x=filled, y=real.y, extra={**real.extra, "raw": raw})
 
@@ -178,21 +183,27 @@ class GAINProblem(AdversarialProblem):
         b = (torch.rand_like(mask) < self.settings.hint_rate).float()
         return b * mask + 0.5 * (1 - b)
 
-    def critic_loss(self, real: Batch, fake: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def critic_loss(
+        self, real: Batch, fake: Batch, critic: nn.Module
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        assert real.extra is not None
         mask = real.extra["mask"]
-        logits = self.critic(fake.x, self._hint(mask))
+        logits = critic(fake.x, self._hint(mask))
         loss = F.binary_cross_entropy_with_logits(logits, mask)
         # Log names differ from the WGAN ones on purpose: the loop's WGAN diagnostics do not apply here.
-        return loss, {"discriminator_bce": loss.item()}
+        return loss, {"discriminator_bce": loss.detach()}
 
-    def generator_loss(self, real: Batch, fake: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def generator_loss(
+        self, real: Batch, fake: Batch, critic: nn.Module
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        assert fake.extra is not None
         mask, recon_mask = fake.extra["mask"], fake.extra["recon_mask"]
-        logits = self.critic(fake.x, self._hint(mask))
+        logits = critic(fake.x, self._hint(mask))
         adversarial = -((1 - mask) * F.logsigmoid(logits)).mean()
         sq = (recon_mask * (fake.extra["raw"] - fake.extra["target"])) ** 2
         reconstruction = sq.sum() / recon_mask.sum().clamp_min(1.0)
         loss = adversarial + self.settings.alpha * reconstruction
-        return loss, {"g_adversarial": adversarial.item(), "g_reconstruction": reconstruction.item()}
+        return loss, {"g_adversarial": adversarial.detach(), "g_reconstruction": reconstruction.detach()}
 
     @torch.no_grad()
     def validation_score(self, generator: nn.Module) -> float | None:
@@ -223,58 +234,28 @@ def masked_rmse(pred: torch.Tensor, target: torch.Tensor, where: torch.Tensor) -
 
 
 def train_gain(
-    problem: GAINProblem, seed: int, progress: bool = False
+    problem: GAINProblem,
+    seed: int,
+    progress: bool = False,
+    checkpoint_path: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> tuple[AdversarialTrainer, list[str]]:
-    """Run the shared loop on ``problem`` (one discriminator step per generator step, as in the paper).
+    """Train ``problem`` with the shared schedule (checkpoints and resume as every model has them).
 
-    The loop's warnings are printed only with ``progress``; they are returned either way.
+    The schedule's warnings are printed only with ``progress``; they are returned either way.
     """
-    s = problem.settings
-    config = TrainConfig(
-        batch_size=s.batch_size,
-        n_critic=1,
-        lr_generator=s.lr,
-        lr_critic=s.lr,
-        beta1=0.9,
-        beta2=0.999,
-        ema_decay=s.ema_decay,
-        log_every=max(1, s.eval_every or 100),
-        eval_every=s.eval_every,
-        checkpoint_every=10**9,
-    )
-    trainer = AdversarialTrainer(problem, config, seed=seed)
+    trainer = AdversarialTrainer(problem, problem.settings.train, seed=seed, checkpoint_path=checkpoint_path)
     try:
         with (
             warnings.catch_warnings(),
-            contextlib.redirect_stdout(io.StringIO()) if not progress else _null(),
+            contextlib.redirect_stdout(io.StringIO()) if not progress else contextlib.nullcontext(),
         ):
             if not progress:  # "validation stalled" is expected here: the best weights are kept
-                warnings.simplefilter("ignore", _TRAINING_WARNING)
-            trainer.fit(max_steps=s.max_iter, progress=progress)
+                warnings.simplefilter("ignore", TrainingWarning)
+            trainer.fit(max_steps=problem.settings.max_steps, progress=progress, resume=resume)
     except FloatingPointError as err:
         raise InvalidDataError(f"imputation training diverged: {err}") from None
     return trainer, list(trainer.warnings)
-
-
-def numeric_matrix(X, what: str = "X") -> np.ndarray:
-    """A finite-or-NaN float64 matrix from array-like ``X``, or one readable :class:`InvalidDataError`."""
-    if hasattr(X, "toarray"):
-        X = X.toarray()
-    try:
-        A = np.asarray(X)
-        if np.iscomplexobj(A):
-            raise InvalidDataError(f"{what} holds complex numbers; only real values can be imputed")
-        A = A.astype(np.float64)
-    except (TypeError, ValueError) as err:
-        if isinstance(err, InvalidDataError):
-            raise
-        raise InvalidDataError(f"{what} is not numeric: {err}") from None
-    if A.ndim != 2 or A.size == 0:
-        raise InvalidDataError(f"{what} must be a non-empty 2-D table, got shape {A.shape}")
-    if np.isinf(A).any():
-        n_inf = int(np.isinf(A).sum())
-        raise InvalidDataError(f"{what} contains {n_inf} infinite values; use NaN for missing")
-    return A
 
 
 class GAINImputer(TransformerMixin, BaseEstimator):
@@ -325,9 +306,8 @@ class GAINImputer(TransformerMixin, BaseEstimator):
             hidden=(d, d),
             hint_rate=self.hint_rate,
             alpha=self.alpha,
-            batch_size=self.batch_size,
-            max_iter=self.max_iter,
-            lr=self.learning_rate,
+            max_steps=self.max_iter,
+            train=gain_train_config(self.batch_size, self.learning_rate),
         )
         self.seed_ = int(check_random_state(self.random_state).randint(2**31 - 1))
         self.problem_ = seeded_problem(self.seed_, ImputationData(*data, recon_mask=data[1]), settings)

@@ -20,8 +20,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from biogan.data.tables import CATEGORICAL, TableEncoder, clean_table, infer_column_types
+from biogan.data.validation import dense_table
 from biogan.errors import InvalidDataError
-from biogan.impute.gain import GAINSettings, ImputationData, masked_rmse, seeded_problem, train_gain
+from biogan.impute.gain import (
+    GAINSettings,
+    ImputationData,
+    gain_train_config,
+    masked_rmse,
+    seeded_problem,
+    train_gain,
+)
 
 
 class GANImputer(TransformerMixin, BaseEstimator):
@@ -268,7 +276,7 @@ class GANImputer(TransformerMixin, BaseEstimator):
         self.problem_ = problem
         self.generator_ = trainer.sampling_generator()
         self.residual_sd_ = self._residual_sd(validation)
-        del problem.data, problem.validation  # not needed to impute; keeps pickles small
+        problem.source = problem.validation = None  # not needed to impute; keeps pickles small
         if val_cells.any():  # the final fill learns from every observed entry
             known = np.where(self._expand(observed_cells), Z, np.nan)
             self.initial_ = {name: self._fit_candidate(name, known)[0] for name in self.initial_}
@@ -281,10 +289,10 @@ class GANImputer(TransformerMixin, BaseEstimator):
             residual=True,
             hint_rate=self.hint_rate,
             alpha=self.alpha,
-            batch_size=self.batch_size,
-            max_iter=self.max_iter,
-            lr=self.learning_rate,
-            eval_every=max(1, min(50, self.max_iter // 10)) if validate else 0,
+            max_steps=self.max_iter,
+            train=gain_train_config(
+                self.batch_size, self.learning_rate, max(1, min(50, self.max_iter // 10)) if validate else 0
+            ),
         )
 
     def _choose_initial(self, Z: np.ndarray, train_cells: np.ndarray, val_cells: np.ndarray) -> dict:
@@ -464,17 +472,7 @@ def _as_frame(X: Any, layer: str | None) -> tuple[pd.DataFrame, bool]:
         return pd.DataFrame(M, index=X.obs_names, columns=list(X.var_names)), True
     if layer is not None:
         raise InvalidDataError("layer= only applies to AnnData input")
-    if hasattr(X, "toarray"):  # scipy sparse: implicit zeros are observed zeros
-        X = X.toarray()
-    A = np.asarray(X)
-    if A.ndim != 2:
-        raise InvalidDataError(
-            f"expected a 2-D table, got an array of shape {A.shape}; Reshape your data with "
-            "X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample"
-        )
-    if np.iscomplexobj(A):
-        raise InvalidDataError("Complex data not supported: only real values can be imputed")
-    return pd.DataFrame(A), False
+    return pd.DataFrame(dense_table(X)), False
 
 
 def _resolve_columns(columns: Sequence[Hashable] | None, frame: pd.DataFrame) -> list[Hashable]:

@@ -1,16 +1,25 @@
-"""Honest quality metrics: each is reported next to the same number for real vs real data."""
+"""Honest quality metrics: each is reported next to the same number for real vs real data.
 
-from biogan.metrics.expression import compare_counts, evaluate_counts
-from biogan.metrics.suite import METRICS, evaluate, evaluate_many
+:func:`evaluate` dispatches on the data kind (:data:`METRIC_SETS`: cells, tables); importing this
+package registers every kind's metric set with the engine.
+"""
+
+from biogan.metrics import counts, tables
+from biogan.metrics.counts import evaluate_counts
+from biogan.metrics.engine import METRIC_SETS, METRICS, evaluate, evaluate_many, kind_of, verdict
 from biogan.metrics.two_sample import c2st_auc, joint_pca, mmd_rbf
 
 __all__ = [
     "METRICS",
+    "METRIC_SETS",
     "c2st_auc",
-    "compare_counts",
+    "counts",
     "evaluate",
     "evaluate_counts",
     "evaluate_many",
     "joint_pca",
+    "kind_of",
     "mmd_rbf",
+    "tables",
+    "verdict",
 ]

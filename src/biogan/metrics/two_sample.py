@@ -1,4 +1,4 @@
-"""Two-sample statistics on feature matrices: classifier two-sample test (C2ST) and MMD."""
+"""Two-sample statistics on feature matrices: classifier two-sample test (C2ST), MMD, correlation gap."""
 
 from __future__ import annotations
 
@@ -63,3 +63,15 @@ def mmd_rbf(a: np.ndarray, b: np.ndarray, scales: tuple[float, ...] = (0.25, 0.5
         + (kbb.sum() - np.trace(kbb)) / (m * (m - 1))
         - 2 * kab.mean()
     )
+
+
+def correlation_matrix(x: np.ndarray) -> np.ndarray:
+    """Pearson correlations between the columns of ``x``; a constant column correlates 0 with all."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.nan_to_num(np.corrcoef(x, rowvar=False))
+
+
+def correlation_gap(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of the column–column Pearson correlations of ``a`` and ``b``."""
+    upper = np.triu_indices(a.shape[1], 1)
+    return float(np.abs(correlation_matrix(a) - correlation_matrix(b))[upper].mean())

@@ -8,9 +8,8 @@ to rebuild their networks from ``model.pt``.
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,6 +27,7 @@ from biogan.models._config import apply_overrides, config_from_dict, config_to_d
 from biogan.models._shared import counts_anndata, read_history, read_metadata, requested_codes
 from biogan.train import load_state, save_state
 from biogan.train.base import TrainerBase
+from biogan.train.distributed import rank_device
 
 MODEL_FILE, CONFIG_FILE, HISTORY_FILE, CHECKPOINT_FILE = (
     "model.pt",
@@ -38,14 +38,27 @@ MODEL_FILE, CONFIG_FILE, HISTORY_FILE, CHECKPOINT_FILE = (
 
 
 class GenerativeModel:
-    """Base of biogan's estimators: typed settings, seed, device, trainer state and persistence."""
+    """Base of biogan's estimators: typed settings, seed, device, the trainer, and the saved folder.
 
+    A model class names its pieces (scvi-tools style) and registers once (:func:`register_model`):
+    ``name`` (registry key and ``biogan train`` subcommand), ``data_kind`` (``"cells"``, ``"table"``,
+    ...), ``config_class`` (hyperparameters, saved with the model), ``problem_class`` (the pure torch
+    modules and data source) and ``trainer_class`` (the step run by the one training schedule). Subclasses
+    implement :meth:`_empty_problem` (networks rebuilt from the saved metadata) and, if their sampler is
+    not a copy of the generator, :meth:`_empty_sampler` and :meth:`_sampler_from_training`.
+    """
+
+    name: ClassVar[str]
+    data_kind: ClassVar[str]
     config_class: ClassVar[type]
+    problem_class: ClassVar[type]
+    trainer_class: ClassVar[type[TrainerBase]]
 
     def __init__(self, config: Any = None, seed: int = 0, device: str = "auto", **overrides: Any) -> None:
         self.config = apply_overrides(config or self.config_class(), overrides)
         self.seed = int(seed)
-        self.device = resolve_device(device)
+        self.device = rank_device(resolve_device(device))
+        self.problem: Any = None
         self.trainer: TrainerBase | None = None
         self._sampler: Any = None
         self.train_seconds = 0.0
@@ -56,20 +69,28 @@ class GenerativeModel:
     # ------------------------------------------------------------------ training
     def _train(
         self,
-        make_trainer: Callable[[Path | None], TrainerBase],
         max_steps: int,
         max_seconds: float | None,
         resume: bool,
         checkpoint_dir: str | os.PathLike | None,
         progress: bool,
     ) -> None:
-        """Create the trainer on the first call (checkpointing to ``checkpoint_dir``), then train."""
+        """Create the trainer on the first call (checkpointing to ``checkpoint_dir``), train, keep the
+        sampler."""
+        if self.problem is None or self.problem.source is None:
+            raise NotFittedError(f"build {type(self).__name__} from training data before fit")
         if self.trainer is None:
-            self.trainer = make_trainer(Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None)
+            path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
+            self.trainer = self.trainer_class(self.problem, self.config.train, self.seed, path, self.device)
         if resume and self.trainer.checkpoint_path is None:
             raise CheckpointError("resume=True needs the checkpoint_dir of the interrupted run")
         self.trainer.fit(max_steps, max_seconds=max_seconds, resume=resume, progress=progress)
         self.train_seconds = self.trainer.elapsed
+        self._sampler = self._sampler_from_training()
+
+    def _sampler_from_training(self) -> Any:
+        """The module to sample from after training (default: the best validated EMA generator)."""
+        return self.trainer.sampling_generator()  # type: ignore[union-attr]
 
     @property
     def history(self) -> pd.DataFrame:
@@ -82,21 +103,19 @@ class GenerativeModel:
         return list(self.trainer.warnings) if self.trainer is not None else list(self._warnings)
 
     # ------------------------------------------------------------------ persistence
-    def _describe(self) -> dict[str, Any]:
-        """What this model adds to ``config.json`` (JSON-ready)."""
-        return {}
-
-    def _restore(self, meta: dict[str, Any]) -> None:
-        """Read back what :meth:`_describe` wrote."""
-
-    def _write(self, path: str | os.PathLike, state: dict[str, Any]) -> Path:
-        """Write ``model.pt`` (``state``), ``history.csv`` and ``config.json`` atomically into ``path``."""
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``config.json`` (settings and what rebuilds the networks), ``model.pt`` (training and
+        sampling weights, loaded with ``weights_only=True``) and ``history.csv``, each atomically."""
+        if self._sampler is None or self.problem is None:
+            raise NotFittedError("nothing to save: call fit() first")
+        state = {"problem": self.problem.state_dict(), "sampler": self._sampler.state_dict()}
         path = Path(path)
         save_state(path / MODEL_FILE, state)
         history = self.history
         atomic_write(path / HISTORY_FILE, lambda p: history.to_csv(p, index=False), suffix=".csv")
         meta = {
             "model": type(self).__name__,
+            "type": self.name,
             "biogan_version": biogan.__version__,
             "config": config_to_dict(self.config),
             "seed": self.seed,
@@ -109,14 +128,12 @@ class GenerativeModel:
         return path
 
     @classmethod
-    def _read(cls, path: str | os.PathLike, device: str) -> tuple[Any, dict[str, Any]]:
-        """A model rebuilt from ``config.json`` (networks not yet loaded) and the ``model.pt`` state."""
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> Any:
+        """Load a model written by :meth:`save`."""
         path = Path(path)
         meta = read_metadata(path / CONFIG_FILE, cls.__name__)
         try:
-            model = cls(
-                config=config_from_dict(cls.config_class, meta["config"]), seed=meta["seed"], device=device
-            )
+            model = cls._blank(config_from_dict(cls.config_class, meta["config"]), meta["seed"], device)
             model._restore(meta)
         except (KeyError, TypeError, ValueError) as err:
             raise CheckpointError(
@@ -126,18 +143,49 @@ class GenerativeModel:
         model._steps = int(meta.get("steps", 0))
         model._warnings = list(meta.get("warnings", []))
         model._history = read_history(path / HISTORY_FILE)
-        return model, load_state(path / MODEL_FILE, model.device)
-
-    @staticmethod
-    @contextmanager
-    def _loading(path: str | os.PathLike) -> Iterator[None]:
-        """Turn a state that does not fit the networks into one :class:`CheckpointError`."""
+        state = load_state(path / MODEL_FILE, model.device)
         try:
-            yield
+            model.problem = load_resized(model._empty_problem().to(model.device), state["problem"])
+            sampler_state = state.get("sampler", state["problem"])  # older VAE folders kept one state
+            model._sampler = load_resized(model._empty_sampler().to(model.device), sampler_state)
         except (KeyError, RuntimeError) as err:
             raise CheckpointError(
-                f"{Path(path) / MODEL_FILE} does not match its config ({str(err)[:200]})"
+                f"{path / MODEL_FILE} does not match its config ({str(err)[:200]})"
             ) from None
+        model._sampler.eval()
+        return model
+
+    @classmethod
+    def _blank(cls, config: Any, seed: int, device: str) -> Any:
+        """An instance without data, to be filled by :meth:`_restore` and the saved weights."""
+        return cls(config=config, seed=seed, device=device)
+
+    def _describe(self) -> dict[str, Any]:
+        """What this model adds to ``config.json`` (JSON-ready)."""
+        return {}
+
+    def _restore(self, meta: dict[str, Any]) -> None:
+        """Read back what :meth:`_describe` wrote."""
+
+    def _empty_problem(self) -> Any:  # pragma: no cover - abstract
+        """The problem's modules, shaped from the restored metadata (weights loaded next)."""
+        raise NotImplementedError
+
+    def _empty_sampler(self) -> Any:
+        """The sampling module's shape (default: a copy of the generator)."""
+        return copy.deepcopy(self.problem.generator)
+
+
+def load_resized(module: torch.nn.Module, state: dict[str, torch.Tensor]) -> Any:
+    """``module.load_state_dict(state)``, first giving buffers sized by the training data (library
+    sizes, ...) the saved size."""
+    for name, buffer in list(module.named_buffers()):
+        saved = state.get(name)
+        if saved is not None and saved.shape != buffer.shape:
+            owner, _, leaf = name.rpartition(".")
+            module.get_submodule(owner).register_buffer(leaf, torch.empty_like(saved, device=buffer.device))
+    module.load_state_dict(state)
+    return module
 
 
 class CountModel(GenerativeModel):
@@ -147,6 +195,7 @@ class CountModel(GenerativeModel):
     for a batch of label codes, drawn from torch's global generator).
     """
 
+    data_kind: ClassVar[str] = "cells"
     setup_anndata = staticmethod(setup_anndata)
 
     def __init__(self, config: Any = None, seed: int = 0, device: str = "auto", **overrides: Any) -> None:
@@ -216,11 +265,12 @@ class CountModel(GenerativeModel):
         self.categories, self.genes = list(meta["categories"]), list(meta["genes"])
 
     @classmethod
-    def _read_checked(
-        cls, path: str | os.PathLike, adata: ad.AnnData | None, device: str
-    ) -> tuple[Any, dict[str, Any]]:
-        """:meth:`_read`, then check ``adata`` (if given) against the saved genes and labels."""
-        model, state = cls._read(path, device)
+    def load(
+        cls, path: str | os.PathLike, adata: ad.AnnData | None = None, device: str = "auto"
+    ) -> Any:
+        """Load a model written by :meth:`save`; ``adata`` (optional) is checked against its genes and
+        labels."""
+        model = super().load(path, device=device)
         if adata is not None:
             CountData.from_anndata(adata, model.layer, model.labels_key, model.categories, model.genes)
-        return model, state
+        return model

@@ -51,13 +51,13 @@ def counts_anndata(
     seed: int,
 ) -> ad.AnnData:
     """Generated counts as AnnData: ``.X`` and ``layers["counts"]``, labels in ``obs``, genes in ``var``."""
+    from biogan.data.anndata import counts_anndata as build
+
     X = sp.vstack(chunks).tocsr() if chunks else sp.csr_matrix((0, len(genes)), dtype=np.float32)
     obs = pd.DataFrame(index=[f"synthetic_{i}" for i in range(len(codes))])
     obs[labels_key or "label"] = pd.Categorical.from_codes(codes, categories=list(categories))
-    out = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=list(genes)))
-    out.layers["counts"] = X.copy()
-    out.uns["biogan"] = {"model": model, "seed": seed, "version": biogan.__version__}
-    return out
+    meta = {"biogan": {"model": model, "seed": seed, "version": biogan.__version__}}
+    return build(X, obs, list(genes), like=None, counts_layer="counts", uns=meta)
 
 
 def read_metadata(path: Path, expected: str | None) -> dict[str, Any]:
@@ -68,8 +68,14 @@ def read_metadata(path: Path, expected: str | None) -> dict[str, Any]:
         meta = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path} is corrupt ({err})") from None
-    if not isinstance(meta, dict) or (expected is not None and meta.get("model") != expected):
+    if not isinstance(meta, dict) or "model" not in meta:
         raise CheckpointError(f"{path} does not describe a saved {expected or 'biogan model'}")
+    if expected is not None and meta.get("model") != expected:
+        found = meta.get("model")
+        raise CheckpointError(
+            f"{path.parent} holds a saved {found}, and {expected}.load reads only {expected} folders; "
+            f"use biogan.{found}.load or biogan.models.load_model"
+        )
     return meta
 
 

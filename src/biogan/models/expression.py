@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import anndata as ad
@@ -35,19 +34,15 @@ from biogan.data.preprocessing import (
     nb_dispersion,
     subclusters,
 )
-from biogan.errors import InvalidDataError, NotFittedError
+from biogan.data.sources import ArraySource
+from biogan.errors import InvalidDataError
 from biogan.losses import AdversarialLoss, mmd2_rbf
 from biogan.models._base import CountModel
-from biogan.nn import CountGenerator, ProjectionCritic
+from biogan.models.registry import register_model
+from biogan.nn import CountGenerator, ProjectionCritic, binomial_thinning, sample_counts, sample_log_library
 from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
 
 MONITOR_KEYS = ("x", "y", "log_lib", "z", "basis", "center")
-MODEL_FILE, CONFIG_FILE, HISTORY_FILE, CHECKPOINT_FILE = (
-    "model.pt",
-    "config.json",
-    "history.csv",
-    "checkpoint.pt",
-)
 
 
 @dataclass
@@ -112,19 +107,6 @@ class ExpressionGANConfig:
             raise ValueError("the wgan-gp loss needs gp_weight > 0")
 
 
-def sample_counts(mean: torch.Tensor, theta: torch.Tensor | None) -> torch.Tensor:
-    """Poisson (``theta=None``) or gamma-Poisson (NB) counts.
-
-    The gamma draw is reparameterised (differentiable in ``theta``); the Poisson draw passes the
-    gradient straight through to its rate.
-    """
-    rate = mean
-    if theta is not None:
-        rate = mean * torch._standard_gamma(theta.expand_as(mean)) / theta
-    counts = torch.poisson(rate.detach())
-    return rate + (counts - rate).detach()
-
-
 class CountGANProblem(AdversarialProblem):
     """Generator, critic and batches for count data; also holds the statistics sampling needs.
 
@@ -148,7 +130,6 @@ class CountGANProblem(AdversarialProblem):
         self.register_buffer("log_lib_scale", torch.ones(()))
         self.register_buffer("lib_log", zeros(0))  # training library sizes (log), for sampling
         self.register_buffer("lib_codes", zeros(0, dtype=torch.long))  # component of each cell
-        self.data: CountData | None = None
         self.has_monitor = False
 
     # -------------------------------------------------------------- set-up from data
@@ -172,8 +153,8 @@ class CountGANProblem(AdversarialProblem):
     ) -> None:
         """Estimate per-component statistics from ``data`` and keep it as the source of real batches."""
         lib = library_sizes(data.X)
-        self.data = data
-        self.components = components
+        log_lib = np.log(lib).astype(np.float32)
+        self.source = ArraySource(counts=data.X, component=components, log_lib=log_lib)
         n_components = len(component_label)
         theta = nb_dispersion(data.X, components, n_components) * self.config.dispersion_scale
         profiles = class_mean_profiles(data.X, components, n_components)
@@ -186,25 +167,24 @@ class CountGANProblem(AdversarialProblem):
             self.gene_std.copy_(torch.from_numpy(gene_std).clamp_min(1e-2))
             self.log_lib_center.fill_(float(np.log(lib).mean()))
             self.log_lib_scale.fill_(float(max(np.log(lib).std(), 1e-3)))
-            self.lib_log = torch.from_numpy(np.log(lib)).float()
+            self.lib_log = torch.from_numpy(log_lib)
             self.lib_codes = torch.from_numpy(components)
             self.generator.class_offset.weight.copy_(torch.from_numpy(np.log(profiles + 1e-8)))
-        self._prepare_monitor(seed)
+        self._prepare_monitor(data, components, seed)
 
-    def _prepare_monitor(self, seed: int) -> None:
+    def _prepare_monitor(self, data: CountData, components: np.ndarray, seed: int) -> None:
         """Fix a reference set of real cells, their noise and a PCA basis for diagnostics."""
-        assert self.data is not None
         rng = np.random.default_rng(seed)
-        n = min(self.config.n_monitor, self.data.n_cells)
-        idx = np.sort(rng.choice(self.data.n_cells, n, replace=False))
-        log_x = torch.from_numpy(log_normalize(self.data.X[idx]))
+        n = min(self.config.n_monitor, data.n_cells)
+        idx = np.sort(rng.choice(data.n_cells, n, replace=False))
+        log_x = torch.from_numpy(log_normalize(data.X[idx]))
         x = (log_x - self.gene_mean.cpu()) / self.gene_std.cpu()
         # The validation basis is fit on unstandardised log expression, like the C2ST of the benchmarks.
         _, _, v = torch.linalg.svd(log_x - log_x.mean(0), full_matrices=False)
         gen = torch.Generator().manual_seed(seed)
         tensors = {
             "x": x,
-            "y": torch.from_numpy(self.components[idx]),
+            "y": torch.from_numpy(components[idx]),
             "log_lib": self.lib_log[idx],
             "z": torch.randn(n, self.config.noise_dim, generator=gen),
             "basis": v[:30].T.contiguous(),
@@ -227,33 +207,26 @@ class CountGANProblem(AdversarialProblem):
             counts = binomial_thinning(counts, self.config.thinning)
         return (log_normalize_torch(counts) - self.gene_mean) / self.gene_std
 
-    def real_batch(self, batch_size: int) -> Batch:
-        if self.data is None:
-            raise NotFittedError("this model has no training data attached")
-        idx = torch.randint(self.data.n_cells, (batch_size,)).numpy()
-        device = self.gene_mean.device
-        counts = torch.from_numpy(self.data.rows(idx)).to(device)
-        y = torch.from_numpy(self.components[idx]).to(device)
-        return Batch(self._critic_view(counts, augment=True), y, {"log_lib": self.lib_log[idx].to(device)})
+    def real_batch(self, rows: dict[str, torch.Tensor]) -> Batch:
+        x = self._critic_view(rows["counts"], augment=True)
+        return Batch(x, rows["component"], {"log_lib": rows["log_lib"]})
 
     def generate_counts(
         self,
         y: torch.Tensor,
         log_lib: torch.Tensor,
-        generator: nn.Module | None = None,
+        generator: nn.Module,
         z: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Sampled counts (straight-through) for classes ``y`` and log library sizes ``log_lib``."""
-        generator = generator or self.generator
         if z is None:
             z = torch.randn(len(y), self.config.noise_dim, device=y.device)
         covariate = ((log_lib - self.log_lib_center) / self.log_lib_scale)[:, None]
-        p = torch.softmax(generator(z, y, covariate), dim=1)
-        mean = torch.exp(log_lib)[:, None] * p
-        theta = generator.dispersion(y) if self.config.count_noise == "nb" else None
-        return sample_counts(mean, theta)
+        logits, theta = generator(z, y, covariate)
+        mean = torch.exp(log_lib)[:, None] * torch.softmax(logits, dim=1)
+        return sample_counts(mean, theta if self.config.count_noise == "nb" else None)
 
-    def fake_batch(self, real: Batch, generator: nn.Module | None = None) -> Batch:
+    def fake_batch(self, real: Batch, generator: nn.Module) -> Batch:
         assert real.extra is not None
         counts = self.generate_counts(real.y, real.extra["log_lib"], generator)
         return Batch(self._critic_view(counts, augment=True), real.y, real.extra)
@@ -265,17 +238,7 @@ class CountGANProblem(AdversarialProblem):
 
     def sample_library_sizes(self, y: torch.Tensor) -> torch.Tensor:
         """Log library sizes drawn per component from its training cells, smoothed in log space."""
-        out = torch.empty(len(y), device=y.device)
-        for k in torch.unique(y).tolist():
-            pool = self.lib_log[self.lib_codes == k]
-            if len(pool) == 0:
-                pool = self.lib_log
-            mask = y == k
-            pick = pool[torch.randint(len(pool), (int(mask.sum()),), device=pool.device)]
-            # Silverman's bandwidth: a class with 8 cells still gets a continuum of sizes.
-            bw = 1.06 * max(float(pool.std()) if len(pool) > 1 else 0.1, 0.05) * len(pool) ** -0.2
-            out[mask] = pick + bw * torch.randn(len(pick), device=y.device)
-        return out
+        return sample_log_library(self.lib_log, self.lib_codes, y)
 
     # -------------------------------------------------------------- diagnostics
     @torch.no_grad()
@@ -309,18 +272,6 @@ class CountGANProblem(AdversarialProblem):
         return float(mmd2_rbf(project(self._monitor_fake(generator)), project(m["x"])))
 
 
-def binomial_thinning(counts: torch.Tensor, max_drop: float) -> torch.Tensor:
-    """Keep each count with probability ``p ~ U(1 - max_drop, 1)`` drawn per cell (differentiable).
-
-    Applied to real and generated cells alike before the critic sees them (count-space DiffAugment):
-    a thinned cell is still a plausible cell, but the critic can no longer memorise exact counts.
-    """
-    keep = 1 - max_drop * torch.rand(counts.shape[0], 1, device=counts.device)
-    expected = counts * keep
-    thinned = torch.binomial(counts.detach(), keep.expand_as(counts))
-    return expected + (thinned - expected).detach()
-
-
 def make_generator(n_genes: int, n_components: int, config: ExpressionGANConfig) -> CountGenerator:
     """The generator network for ``config`` (also used to rebuild the sampler at load time)."""
     return CountGenerator(
@@ -342,6 +293,7 @@ def split_labels(
     return subclusters(X, codes, n_labels, config.cells_per_subcluster, config.max_subclusters, seed=seed)
 
 
+@register_model
 class ExpressionGAN(CountModel):
     """Conditional count GAN for single-cell RNA-seq (scvi-tools-style API).
 
@@ -367,7 +319,10 @@ class ExpressionGAN(CountModel):
     >>> synth = model.sample(n=500)
     """
 
+    name = "expression"
     config_class = ExpressionGANConfig
+    problem_class = CountGANProblem
+    trainer_class = AdversarialTrainer
 
     def __init__(
         self,
@@ -410,15 +365,7 @@ class ExpressionGAN(CountModel):
         progress
             Show a progress bar with the losses.
         """
-        if getattr(self, "problem", None) is None or self.problem.data is None:
-            raise NotFittedError("build the model from an AnnData (ExpressionGAN(adata)) before fit")
-        problem = self.problem
-
-        def make_trainer(path: Path | None) -> AdversarialTrainer:
-            return AdversarialTrainer(problem, self.config.train, self.seed, path, self.device)
-
-        self._train(make_trainer, max_steps, max_seconds, resume, checkpoint_dir, progress)
-        self._sampler = self.trainer.sampling_generator()
+        self._train(max_steps, max_seconds, resume, checkpoint_dir, progress)
         return self
 
     # ------------------------------------------------------------------ sampling
@@ -435,14 +382,6 @@ class ExpressionGAN(CountModel):
         return self.problem.generate_counts(y, self.problem.sample_library_sizes(y), self._sampler)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write ``config.json``, ``model.pt`` (weights, EMA sampler, statistics) and ``history.csv``."""
-        if self._sampler is None:
-            raise NotFittedError("nothing to save: call fit() first")
-        return self._write(
-            path, {"problem": self.problem.state_dict(), "sampler": self._sampler.state_dict()}
-        )
-
     def _describe(self) -> dict[str, Any]:
         return {**super()._describe(), "n_components": len(self.problem.component_label)}
 
@@ -450,21 +389,8 @@ class ExpressionGAN(CountModel):
         super()._restore(meta)
         self._n_components = int(meta.get("n_components", len(self.categories)))
 
-    @classmethod
-    def load(
-        cls, path: str | os.PathLike, adata: ad.AnnData | None = None, device: str = "auto"
-    ) -> ExpressionGAN:
-        """Load a model written by :meth:`save`; ``adata`` (optional) is checked against its genes."""
-        model, state = cls._read_checked(path, adata, device)
-        n_genes, n_components = len(model.genes), model._n_components
-        with cls._loading(path):
-            model.problem = CountGANProblem(n_genes, n_components, model.config).to(model.device)
-            for name in ("lib_log", "lib_codes"):  # sized by the training data: take the saved size
-                setattr(model.problem, name, torch.empty_like(state["problem"][name]))
-            model.problem.load_state_dict(state["problem"])
-            model._sampler = make_generator(n_genes, n_components, model.config).to(model.device)
-            model._sampler.load_state_dict(state["sampler"])
-        return model
+    def _empty_problem(self) -> CountGANProblem:
+        return CountGANProblem(len(self.genes), self._n_components, self.config)
 
 
-__all__ = ["CountGANProblem", "ExpressionGAN", "ExpressionGANConfig", "sample_counts"]
+__all__ = ["CountGANProblem", "ExpressionGAN", "ExpressionGANConfig"]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,15 +26,16 @@ import pandas as pd
 import torch
 from torch import nn
 
+from biogan.data.samplers import CLASS_WEIGHTS, ClassSampler, Sampler
+from biogan.data.sources import ArraySource
 from biogan.data.tables import QuantileTableEncoder, clean_table, infer_column_types, plain_values
 from biogan.errors import InvalidDataError, NotFittedError, UnknownLabelError
 from biogan.losses import AdversarialLoss, mmd2_rbf
 from biogan.models._base import GenerativeModel
 from biogan.models._shared import requested_codes
+from biogan.models.registry import register_model
 from biogan.nn import ProjectionCritic, TableGenerator
 from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
-
-CLASS_SAMPLING = ("uniform", "proportional")
 
 
 @dataclass
@@ -87,8 +87,8 @@ class TabularGANConfig:
 
     def __post_init__(self) -> None:
         AdversarialLoss(self.loss)  # validates the name
-        if self.class_sampling not in CLASS_SAMPLING:
-            raise ValueError(f"class_sampling must be one of {CLASS_SAMPLING}, not {self.class_sampling!r}")
+        if self.class_sampling not in CLASS_WEIGHTS:
+            raise ValueError(f"class_sampling must be one of {CLASS_WEIGHTS}, not {self.class_sampling!r}")
         if self.loss == "wgan-gp" and self.gp_weight <= 0:
             raise ValueError("the wgan-gp loss needs gp_weight > 0")
 
@@ -108,45 +108,37 @@ class TableProblem(AdversarialProblem):
             width, n_classes, config.critic_hidden, config.critic_dropout, config.spectral_norm
         )
         self.register_buffer("class_size", torch.ones(n_classes))
-        self.data: torch.Tensor | None = None
+        self.codes = np.zeros(0, dtype=np.int64)
 
     def attach(self, Z: np.ndarray, codes: np.ndarray, seed: int) -> None:
         """Use the encoded rows ``Z`` with class ``codes`` as the real data; start offsets at class means."""
         n_classes = len(self.class_size)
         sizes = np.bincount(codes, minlength=n_classes)
-        order = np.argsort(codes, kind="stable")
         device = self.class_size.device
-        self.data = torch.from_numpy(Z[order]).to(device)
-        self.codes = torch.from_numpy(codes[order]).to(device)
-        self.class_start = torch.from_numpy(np.concatenate([[0], np.cumsum(sizes)[:-1]])).to(device)
+        self.source = ArraySource(x=torch.from_numpy(Z).to(device), label=torch.from_numpy(codes).to(device))
+        self.codes = codes
         with torch.no_grad():
             self.class_size.copy_(torch.from_numpy(sizes))
             means = np.stack([Z[codes == k].mean(0) for k in range(n_classes)])
             for start, stop in self.generator.categorical_blocks:  # offsets are logits there
                 means[:, start:stop] = np.log(means[:, start:stop] + 1e-3)
             self.generator.class_offset.weight.copy_(torch.from_numpy(means))
-        self._prepare_monitor(seed)
-
-    def _prepare_monitor(self, seed: int) -> None:
-        assert self.data is not None
         gen = torch.Generator().manual_seed(seed)
-        n = min(self.config.n_monitor, len(self.data))
-        idx = torch.randperm(len(self.data), generator=gen)[:n]
-        self.monitor_x, self.monitor_y = self.data[idx], self.codes[idx]
-        self.monitor_z = torch.randn(n, self.config.noise_dim, generator=gen).to(self.data.device)
+        idx = torch.randperm(len(Z), generator=gen)[: min(self.config.n_monitor, len(Z))]
+        monitor = self.source.fetch(idx.numpy(), device)
+        self.monitor_x, self.monitor_y = monitor["x"], monitor["label"]
+        self.monitor_z = torch.randn(len(idx), self.config.noise_dim, generator=gen).to(device)
 
-    def real_batch(self, batch_size: int) -> Batch:
-        if self.data is None:
-            raise NotFittedError("this model has no training data attached")
-        weights = (
-            torch.ones_like(self.class_size) if self.config.class_sampling == "uniform" else self.class_size
+    def make_sampler(self, seed: int, rank: int, world_size: int) -> Sampler:
+        """Classes drawn uniformly (CTGAN's training-by-sampling) or in their proportions."""
+        return ClassSampler(
+            self.codes, len(self.class_size), self.config.class_sampling, seed, rank, world_size
         )
-        y = torch.multinomial(weights * (self.class_size > 0), batch_size, replacement=True)
-        offset = (torch.rand(batch_size, device=y.device) * self.class_size[y]).long()
-        return Batch(self.data[self.class_start[y] + offset], y)
 
-    def fake_batch(self, real: Batch, generator: nn.Module | None = None) -> Batch:
-        generator = generator or self.generator
+    def real_batch(self, rows: dict[str, torch.Tensor]) -> Batch:
+        return Batch(rows["x"], rows["label"])
+
+    def fake_batch(self, real: Batch, generator: nn.Module) -> Batch:
         z = torch.randn(len(real.y), self.config.noise_dim, device=real.y.device)
         return Batch(generator(z, real.y), real.y)
 
@@ -161,7 +153,7 @@ class TableProblem(AdversarialProblem):
     @torch.no_grad()
     def monitor(self, generator: nn.Module) -> dict[str, float]:
         """Diversity of a fixed-noise batch relative to real rows (1 = as diverse; near 0 = collapse)."""
-        if self.data is None:
+        if self.source is None:
             return {}
         fake = self._monitor_fake(generator)
         ratio = torch.pdist(fake).mean() / torch.pdist(self.monitor_x).mean().clamp_min(1e-8)
@@ -170,11 +162,12 @@ class TableProblem(AdversarialProblem):
     @torch.no_grad()
     def validation_score(self, generator: nn.Module) -> float | None:
         """MMD^2 between generated rows and the fixed set of real rows (same classes)."""
-        if self.data is None or len(self.monitor_x) < 2:
+        if self.source is None or len(self.monitor_x) < 2:
             return None
         return float(mmd2_rbf(self._monitor_fake(generator), self.monitor_x))
 
 
+@register_model
 class TabularGAN(GenerativeModel):
     """Conditional GAN for tables with numeric, integer and categorical columns (sklearn-style API).
 
@@ -196,7 +189,11 @@ class TabularGAN(GenerativeModel):
     >>> synth = model.sample(labels={0: 100, 1: 100})
     """
 
+    name = "table"
+    data_kind = "table"
     config_class = TabularGANConfig
+    problem_class = TableProblem
+    trainer_class = AdversarialTrainer
 
     def __init__(
         self, config: TabularGANConfig | None = None, seed: int = 0, device: str = "auto", **overrides: Any
@@ -207,7 +204,6 @@ class TabularGAN(GenerativeModel):
         self.columns: list[Hashable] = []
         self.dtypes: dict[str, str] = {}
         self.encoder: QuantileTableEncoder | None = None
-        self.problem: TableProblem | None = None
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -247,13 +243,7 @@ class TabularGAN(GenerativeModel):
                 args = (Z.shape[1], len(self.categories), self.encoder.categorical_blocks, self.config)
                 self.problem = TableProblem(*args).to(self.device)
             self.problem.attach(Z, codes, self.seed)
-        problem = self.problem
-
-        def make_trainer(path: Path | None) -> AdversarialTrainer:
-            return AdversarialTrainer(problem, self.config.train, self.seed, path, self.device)
-
-        self._train(make_trainer, max_steps, max_seconds, resume, checkpoint_dir, progress)
-        self._sampler = self.trainer.sampling_generator()
+        self._train(max_steps, max_seconds, resume, checkpoint_dir, progress)
         return self
 
     def _learn_table(
@@ -332,14 +322,6 @@ class TabularGAN(GenerativeModel):
         return pd.DataFrame(columns, columns=self.columns)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write ``config.json`` (settings, columns, encoder), ``model.pt`` (weights) and ``history.csv``."""
-        if self._sampler is None or self.problem is None:
-            raise NotFittedError("nothing to save: call fit() first")
-        return self._write(
-            path, {"problem": self.problem.state_dict(), "sampler": self._sampler.state_dict()}
-        )
-
     def _describe(self) -> dict[str, Any]:
         assert self.encoder is not None
         return {
@@ -355,18 +337,10 @@ class TabularGAN(GenerativeModel):
         self.columns, self.dtypes = list(meta["columns"]), dict(meta["dtypes"])
         self.encoder = QuantileTableEncoder.from_dict(meta["encoder"])
 
-    @classmethod
-    def load(cls, path: str | os.PathLike, device: str = "auto") -> TabularGAN:
-        """Load a model written by :meth:`save`."""
-        model, state = cls._read(path, device)
-        encoder = model.encoder
-        args = (encoder.width, len(model.categories), encoder.categorical_blocks, model.config)
-        with cls._loading(path):
-            model.problem = TableProblem(*args).to(model.device)
-            model.problem.load_state_dict(state["problem"])
-            model._sampler = TableProblem(*args).generator.to(model.device)
-            model._sampler.load_state_dict(state["sampler"])
-        return model
+    def _empty_problem(self) -> TableProblem:
+        encoder = self.encoder
+        assert encoder is not None
+        return TableProblem(encoder.width, len(self.categories), encoder.categorical_blocks, self.config)
 
 
 def label_values(data: pd.DataFrame, labels_key: Hashable | None) -> np.ndarray:

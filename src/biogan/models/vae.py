@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import anndata as ad
@@ -22,22 +21,18 @@ import torch
 
 from biogan.data.anndata import CountData, registered_keys
 from biogan.data.preprocessing import library_sizes, nb_dispersion
+from biogan.data.samplers import Sampler, ShuffleSampler
+from biogan.data.sources import ArraySource
 from biogan.errors import InvalidDataError, NotFittedError
-from biogan.models._base import CountModel
-from biogan.models.expression import sample_counts
+from biogan.models._base import CountModel, load_resized
+from biogan.models.registry import register_model
+from biogan.nn import sample_counts, sample_log_library
 from biogan.nn.vae import CountVAE
 from biogan.train.likelihood import (
     LikelihoodProblem,
     LikelihoodTrainConfig,
     LikelihoodTrainer,
     steps_for_epochs,
-)
-
-MODEL_FILE, CONFIG_FILE, HISTORY_FILE, CHECKPOINT_FILE = (
-    "model.pt",
-    "config.json",
-    "history.csv",
-    "checkpoint.pt",
 )
 
 
@@ -97,7 +92,6 @@ class CountVAEProblem(LikelihoodProblem):
         # Sampling distribution of latent codes per label (standard normal until fit_latent_prior).
         self.register_buffer("latent_mean", torch.zeros(n_classes, config.n_latent))
         self.register_buffer("latent_chol", torch.eye(config.n_latent).repeat(n_classes, 1, 1))
-        self.data: CountData | None = None
         self.train_idx = np.zeros(0, dtype=np.int64)
         self.val_idx = np.zeros(0, dtype=np.int64)
         self.kl_weight = 0.0
@@ -107,7 +101,7 @@ class CountVAEProblem(LikelihoodProblem):
         lib = library_sizes(data.X)
         if (lib == 0).any():
             raise InvalidDataError(f"{int((lib == 0).sum())} cells have no counts at all; remove them first")
-        self.data = data
+        self.source = ArraySource(counts=data.X, label=data.codes)
         n_val = round(self.config.validation_fraction * data.n_cells)
         order = np.random.default_rng(seed).permutation(data.n_cells)
         if n_val >= 10 and data.n_cells - n_val >= 10:
@@ -125,47 +119,46 @@ class CountVAEProblem(LikelihoodProblem):
         with torch.no_grad():
             self.vae.decoder.log_theta.copy_(torch.from_numpy(np.log(theta)))
 
-    def _batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        assert self.data is not None
-        return self._batch_from(self.data, idx)
+    def make_sampler(self, seed: int, rank: int, world_size: int) -> Sampler:
+        """Epochs over the training cells only (the validation cells are never trained on)."""
+        return ShuffleSampler(self.train_idx, seed, rank, world_size)
 
-    def batch_loss(self, batch_size: int, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        if self.data is None:
-            raise NotFittedError("this model has no training data attached")
-        pick = torch.randint(len(self.train_idx), (batch_size,)).numpy()
-        counts, y = self._batch(self.train_idx[pick])
-        nll, kl = self.vae(counts, y)
+    def batch_loss(
+        self, rows: dict[str, torch.Tensor], step: int
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        nll, kl = self.vae(rows["counts"], rows["label"])
         kl_weight = self.kl_weight = min(1.0, (step + 1) / max(self.config.kl_warmup_steps, 1))
         loss = nll.mean() + kl_weight * kl.mean()
-        logs = {"loss": loss.item(), "reconstruction": nll.mean().item(), "kl": kl.mean().item()}
-        return loss, {**logs, "kl_weight": kl_weight}
+        logs = {"loss": loss, "reconstruction": nll.mean(), "kl": kl.mean()}
+        return loss, {**{k: v.detach() for k, v in logs.items()}, "kl_weight": torch.tensor(kl_weight)}
 
     @torch.no_grad()
     def validation_score(self) -> float | None:
         """Negative ELBO per cell of the held-out validation cells (posterior mean, deterministic)."""
         # Before the KL weight reaches 1 the posterior is not yet pulled to the prior we sample from:
         # such weights must not be kept as "best".
-        if self.data is None or len(self.val_idx) == 0 or self.kl_weight < 1.0:
+        if self.source is None or len(self.val_idx) == 0 or self.kl_weight < 1.0:
             return None
-        counts, y = self._batch(self.val_idx)
-        nll, kl = self.vae(counts, y, sample=False)
+        rows = self.source.fetch(self.val_idx, self.class_size.device)
+        nll, kl = self.vae(rows["counts"], rows["label"], sample=False)
         return float((nll + kl).mean())
 
     @torch.no_grad()
-    def fit_latent_prior(self, data: CountData, batch_size: int = 4096) -> None:
+    def fit_latent_prior(self, source: ArraySource, batch_size: int = 4096) -> None:
         """Fit a Gaussian per label to the training cells' posteriors (their means' spread plus the
         average posterior variance), so sampled codes land where the decoder was trained."""
         was_training = self.training
         self.eval()
         device = self.class_size.device
-        mus, variances = [], []
-        for start in range(0, data.n_cells, batch_size):
-            idx = np.arange(start, min(start + batch_size, data.n_cells))
-            mu, log_var = self.vae.encoder(*self._batch_from(data, idx))
+        mus, variances, labels = [], [], []
+        for start in range(0, len(source), batch_size):
+            rows = source.fetch(np.arange(start, min(start + batch_size, len(source))), device)
+            mu, log_var = self.vae.encoder(rows["counts"], rows["label"])
             mus.append(mu)
             variances.append(log_var.exp())
+            labels.append(rows["label"])
         mu, var = torch.cat(mus).double(), torch.cat(variances).double()
-        codes = torch.from_numpy(data.codes).to(device)
+        codes = torch.cat(labels)
         eye = torch.eye(mu.shape[1], dtype=torch.float64, device=device)
         for k in range(len(self.class_size)):
             members = codes == k
@@ -177,22 +170,9 @@ class CountVAEProblem(LikelihoodProblem):
             self.latent_chol[k] = torch.linalg.cholesky(cov).float()
         self.train(was_training)
 
-    def _batch_from(self, data: CountData, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        device = self.class_size.device
-        return torch.from_numpy(data.rows(idx)).to(device), torch.from_numpy(data.codes[idx]).to(device)
-
     def sample_log_library(self, y: torch.Tensor) -> torch.Tensor:
         """Log library sizes drawn from each label's training cells, smoothed in log space."""
-        out = torch.empty(len(y), device=y.device)
-        for k in torch.unique(y).tolist():
-            pool = self.lib_log[self.lib_codes == k]
-            pool = pool if len(pool) else self.lib_log
-            mask = y == k
-            pick = pool[torch.randint(len(pool), (int(mask.sum()),), device=pool.device)]
-            # Silverman's bandwidth, as ExpressionGAN: a label with 8 cells still gets a continuum.
-            bw = 1.06 * max(float(pool.std()) if len(pool) > 1 else 0.1, 0.05) * len(pool) ** -0.2
-            out[mask] = pick + bw * torch.randn(len(pick), device=y.device)
-        return out
+        return sample_log_library(self.lib_log, self.lib_codes, y)
 
     @torch.no_grad()
     def generate(self, y: torch.Tensor) -> torch.Tensor:
@@ -203,6 +183,7 @@ class CountVAEProblem(LikelihoodProblem):
         return sample_counts(mean, theta)
 
 
+@register_model
 class ExpressionVAE(CountModel):
     """Conditional count VAE for single-cell RNA-seq, with :class:`biogan.ExpressionGAN`'s API.
 
@@ -225,7 +206,10 @@ class ExpressionVAE(CountModel):
     >>> synth = model.sample(n=500)
     """
 
+    name = "vae"
     config_class = ExpressionVAEConfig
+    problem_class = CountVAEProblem
+    trainer_class = LikelihoodTrainer
 
     def __init__(
         self,
@@ -236,7 +220,6 @@ class ExpressionVAE(CountModel):
         **overrides: Any,
     ) -> None:
         super().__init__(config, seed, device, **overrides)
-        self.problem: CountVAEProblem | None = None
         if adata is not None:
             self.layer, self.labels_key = registered_keys(adata)
             data = CountData.from_anndata(adata, self.layer, self.labels_key)
@@ -276,30 +259,21 @@ class ExpressionVAE(CountModel):
         progress
             Show a progress bar with the loss.
         """
-        if self.problem is None or self.problem.data is None:
+        if self.problem is None or self.problem.source is None:
             raise NotFittedError("build the model from an AnnData (ExpressionVAE(adata)) before fit")
         n_train, batch = len(self.problem.train_idx), self.config.train.batch_size
         if max_steps is None:
             epochs = max_epochs if max_epochs is not None else min(400.0, 400 * 20_000 / n_train)
             max_steps = steps_for_epochs(n_train, batch, epochs)
-        problem = self.problem
-
-        def make_trainer(path: Path | None) -> LikelihoodTrainer:
-            return LikelihoodTrainer(problem, self.config.train, self.seed, path, self.device)
-
-        self._train(make_trainer, max_steps, max_seconds, resume, checkpoint_dir, progress)
-        self._sampler = self._make_sampler()
+        self._train(max_steps, max_seconds, resume, checkpoint_dir, progress)
         return self
 
-    def _make_sampler(self) -> CountVAEProblem:
+    def _sampler_from_training(self) -> CountVAEProblem:
         """A copy of the model with the best validated weights and its latent sampling distribution."""
-        assert self.problem is not None and self.problem.data is not None and self.trainer is not None
-        sampler = CountVAEProblem(len(self.genes), len(self.categories), self.config).to(self.device)
-        state = self.trainer.best_state()
-        _resize_buffers(sampler, state)
-        sampler.load_state_dict(state)
+        assert self.trainer is not None
+        sampler = load_resized(self._empty_sampler().to(self.device), self.trainer.best_state())
         if self.config.latent_prior == "label-gaussian":
-            sampler.fit_latent_prior(self.problem.data)
+            sampler.fit_latent_prior(self.problem.source)
         return sampler.eval()
 
     # ------------------------------------------------------------------ sampling
@@ -311,31 +285,11 @@ class ExpressionVAE(CountModel):
         return self._sampler.generate(labels)
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write ``config.json``, ``model.pt`` (best weights and sampling statistics) and ``history.csv``."""
-        if self._sampler is None:
-            raise NotFittedError("nothing to save: call fit() first")
-        return self._write(path, {"problem": self._sampler.state_dict()})
+    def _empty_problem(self) -> CountVAEProblem:
+        return CountVAEProblem(len(self.genes), len(self.categories), self.config)
 
-    @classmethod
-    def load(
-        cls, path: str | os.PathLike, adata: ad.AnnData | None = None, device: str = "auto"
-    ) -> ExpressionVAE:
-        """Load a model written by :meth:`save`; ``adata`` (optional) is checked against its genes."""
-        model, state = cls._read_checked(path, adata, device)
-        with cls._loading(path):
-            model.problem = CountVAEProblem(len(model.genes), len(model.categories), model.config)
-            model.problem.to(model.device)
-            _resize_buffers(model.problem, state["problem"])
-            model.problem.load_state_dict(state["problem"])
-            model._sampler = model.problem.eval()
-        return model
-
-
-def _resize_buffers(problem: CountVAEProblem, state: dict[str, torch.Tensor]) -> None:
-    """Buffers sized by the training data take the saved size before ``load_state_dict``."""
-    for name in ("lib_log", "lib_codes"):
-        setattr(problem, name, torch.empty_like(state[name]))
+    def _empty_sampler(self) -> CountVAEProblem:
+        return self._empty_problem()
 
 
 __all__ = ["CountVAEProblem", "ExpressionVAE", "ExpressionVAEConfig"]

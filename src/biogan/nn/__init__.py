@@ -1,8 +1,9 @@
-"""Pure PyTorch modules: generators, critics and the layers they share."""
+"""Pure PyTorch modules: generators, critics, the MLP builder, conditioning layers and count pieces."""
 
+from biogan.nn.counts import binomial_thinning, nb_log_likelihood, sample_counts, sample_log_library
 from biogan.nn.critics import ProjectionCritic
 from biogan.nn.generators import ConditionalMLPGenerator, CountGenerator, TableGenerator
-from biogan.nn.layers import ConditionalLayerNorm
+from biogan.nn.layers import ConditionalLayerNorm, mlp
 
 __all__ = [
     "ConditionalLayerNorm",
@@ -10,4 +11,9 @@ __all__ = [
     "CountGenerator",
     "ProjectionCritic",
     "TableGenerator",
+    "binomial_thinning",
+    "mlp",
+    "nb_log_likelihood",
+    "sample_counts",
+    "sample_log_library",
 ]

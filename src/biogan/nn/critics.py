@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from biogan.nn.layers import maybe_spectral_norm
+from biogan.losses import align_mask
+from biogan.nn.layers import maybe_spectral_norm, mlp
 
 
 class ProjectionCritic(nn.Module):
@@ -13,11 +14,12 @@ class ProjectionCritic(nn.Module):
 
     ``score = w . phi(x) + embed(y) . phi(x)``: the class enters as an inner product with the features,
     which shares the feature extractor across classes and lets classes with few samples borrow strength.
+    Samples of any shape ``(B, ...)`` are flattened; masked positions (padding) are zeroed first.
 
     Parameters
     ----------
     in_dim
-        Input features.
+        Input features (the product of the non-batch dimensions).
     n_classes
         Number of classes (1 for an unconditional critic: the projection term is then constant).
     hidden
@@ -37,19 +39,15 @@ class ProjectionCritic(nn.Module):
         spectral_norm: bool = False,
     ) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        width = in_dim
-        for h in hidden:
-            layers += [maybe_spectral_norm(nn.Linear(width, h), spectral_norm), nn.LeakyReLU(0.2)]
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-            width = h
-        self.features = nn.Sequential(*layers)
+        self.features = mlp([in_dim, *hidden], "leaky_relu", dropout=dropout, spectral_norm=spectral_norm)
+        width = hidden[-1] if hidden else in_dim
         self.head = maybe_spectral_norm(nn.Linear(width, 1), spectral_norm)
         self.class_embedding = maybe_spectral_norm(nn.Embedding(n_classes, width), spectral_norm)
         if not spectral_norm:  # a zero matrix has no spectral norm to divide by
             nn.init.zeros_(self.class_embedding.weight)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        h = self.features(x)
-        return self.head(h).squeeze(1) + (self.class_embedding(y) * h).sum(1)
+    def forward(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is not None:
+            x = x * align_mask(mask, x)
+        h = self.features(x.flatten(1))
+        return self.head(h).squeeze(-1) + (self.class_embedding(y) * h).sum(-1)

@@ -70,7 +70,9 @@ class CountGenerator(ConditionalMLPGenerator):
     """:class:`ConditionalMLPGenerator` plus a negative-binomial inverse dispersion per class and gene.
 
     ``log_theta`` is a parameter so the adversarial game can trade extra-Poisson noise against
-    structured variation made by the network (``learn_dispersion=False`` keeps it fixed).
+    structured variation made by the network (``learn_dispersion=False`` keeps it fixed). ``forward``
+    returns both the logits and each sample's dispersions, so every parameter is used inside the
+    forward pass (what DDP synchronises).
     """
 
     def __init__(self, *args: Any, learn_dispersion: bool = True, **kwargs: Any) -> None:
@@ -78,9 +80,11 @@ class CountGenerator(ConditionalMLPGenerator):
         n_classes, out_dim = self.class_offset.weight.shape
         self.log_theta = nn.Parameter(torch.full((n_classes, out_dim), 3.0), requires_grad=learn_dispersion)
 
-    def dispersion(self, y: torch.Tensor) -> torch.Tensor:
-        """Inverse dispersion ``theta`` for each sample's class (clamped to a sane range)."""
-        return self.log_theta[y].clamp(-4.0, 9.0).exp()
+    def forward(
+        self, z: torch.Tensor, y: torch.Tensor, covariates: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits over genes and the inverse dispersion ``theta`` of each sample's class (clamped)."""
+        return super().forward(z, y, covariates), self.log_theta[y].clamp(-4.0, 9.0).exp()
 
 
 class TableGenerator(ConditionalMLPGenerator):

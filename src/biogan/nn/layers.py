@@ -1,9 +1,56 @@
-"""Conditioning and regularisation layers shared by generators and critics."""
+"""Building blocks shared by generators, critics and encoders: the one MLP builder, conditioning layers."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Sequence
+
 import torch
 from torch import nn
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+}
+
+
+def mlp(
+    sizes: Sequence[int],
+    activation: str = "relu",
+    layer_norm: bool = False,
+    dropout: float = 0.0,
+    spectral_norm: bool = False,
+    init: Callable[[nn.Linear], None] | None = None,
+) -> nn.Sequential:
+    """Linear (-> LayerNorm) -> activation (-> Dropout) blocks through ``sizes``.
+
+    Parameters
+    ----------
+    sizes
+        Input width, then each hidden width (``[in, h1, h2]`` gives two blocks).
+    activation
+        ``"relu"`` or ``"leaky_relu"`` (slope 0.2, for critics).
+    layer_norm
+        Normalise after each linear layer.
+    dropout
+        Dropout after each block (0: none).
+    spectral_norm
+        Spectral-normalise every linear layer (critics).
+    init
+        Called on each linear layer before spectral normalisation (e.g. GAIN's Xavier init).
+    """
+    layers: list[nn.Module] = []
+    for n_in, n_out in itertools.pairwise(sizes):
+        linear = nn.Linear(n_in, n_out)
+        if init is not None:
+            init(linear)
+        layers.append(maybe_spectral_norm(linear, spectral_norm))
+        if layer_norm:
+            layers.append(nn.LayerNorm(n_out))
+        layers.append(ACTIVATIONS[activation]())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
 
 
 class ConditionalLayerNorm(nn.Module):

@@ -7,41 +7,13 @@ the network): the NB mean is ``library * proportions``, with an inverse dispersi
 
 from __future__ import annotations
 
-import itertools
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from biogan.data.preprocessing import log_normalize_torch
-
-
-def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:
-    """Linear -> LayerNorm -> ReLU (-> Dropout) blocks through ``sizes``."""
-    layers: list[nn.Module] = []
-    for n_in, n_out in itertools.pairwise(sizes):
-        layers += [nn.Linear(n_in, n_out), nn.LayerNorm(n_out), nn.ReLU()]
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
-
-
-def nb_log_likelihood(
-    x: torch.Tensor, mean: torch.Tensor, theta: torch.Tensor, eps: float = 1e-8
-) -> torch.Tensor:
-    """Negative-binomial log-likelihood of counts ``x`` per cell (summed over genes).
-
-    Parameterised by the mean and the inverse dispersion ``theta`` (variance ``mean + mean² / theta``).
-    """
-    log_theta_mean = torch.log(theta + mean + eps)
-    ll = (
-        theta * (torch.log(theta + eps) - log_theta_mean)
-        + x * (torch.log(mean + eps) - log_theta_mean)
-        + torch.lgamma(x + theta)
-        - torch.lgamma(theta)
-        - torch.lgamma(x + 1)
-    )
-    return ll.sum(-1)
+from biogan.nn.counts import nb_log_likelihood
+from biogan.nn.layers import mlp
 
 
 class CountEncoder(nn.Module):
@@ -52,7 +24,7 @@ class CountEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.n_classes = n_classes
-        self.body = mlp([n_genes + n_classes, *hidden], dropout)
+        self.body = mlp([n_genes + n_classes, *hidden], layer_norm=True, dropout=dropout)
         width = hidden[-1] if hidden else n_genes + n_classes
         self.mean = nn.Linear(width, n_latent)
         self.log_var = nn.Linear(width, n_latent)
@@ -71,7 +43,7 @@ class NBDecoder(nn.Module):
         super().__init__()
         self.n_classes = n_classes
         sizes = [n_latent + n_classes, *reversed(hidden)]
-        self.body = mlp(sizes, dropout)
+        self.body = mlp(sizes, layer_norm=True, dropout=dropout)
         self.out = nn.Linear(sizes[-1], n_genes)
         self.log_theta = nn.Parameter(torch.zeros(n_classes, n_genes))
 
@@ -131,4 +103,4 @@ class CountVAE(nn.Module):
         return torch.exp(log_library)[:, None] * proportions, theta
 
 
-__all__ = ["CountEncoder", "CountVAE", "NBDecoder", "nb_log_likelihood"]
+__all__ = ["CountEncoder", "CountVAE", "NBDecoder"]

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
 from biogan.errors import InvalidDataError
-from biogan.metrics.suite import Cells, cells_from, gene_names, marker_genes, top_variable_genes
+from biogan.metrics.counts import Cells, cells_from, gene_names, marker_genes, top_variable_genes
 from biogan.train.diagnostics import COLLAPSE_RATIO
 
 REAL_COLOR, SYNTH_COLOR = "#4c72b0", "#dd8452"

@@ -1,11 +1,16 @@
 """``biogan evaluate``, ``biogan report`` and ``biogan compare``: metrics and one HTML report.
 
-Plain functions with typer annotations; :mod:`biogan.cli` registers them as commands.
+``evaluate`` and ``report`` work for every data kind with a reader here (:data:`READERS`: cells and
+tables; a .csv/.tsv input is a table) and a sampler (:data:`REPORT_INPUTS`, chosen by the model's
+``data_kind``); ``compare`` trains count models and stays cells-only. Plain functions with typer
+annotations; :mod:`biogan.cli` registers them as commands.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +23,8 @@ from biogan.errors import CheckpointError, GeneMismatchError, InvalidDataError, 
 
 MODEL_CHOICES = ("gan", "vae", "nb", "gaussian", "copula")
 REPORT_FILE, METRICS_FILE = "report.html", "metrics.csv"
+TABLE_SUFFIXES = (".csv", ".tsv")
+KIND_CHOICES = ("auto", "cells", "table")
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -55,18 +62,26 @@ def _write_outputs(out: Path, metrics: pd.DataFrame, **report: Any) -> Path:
     return write_report(out / REPORT_FILE, metrics=metrics, png_dir=out, **report)
 
 
-def load_count_model(model_dir: Path, device: str = "auto") -> Any:
-    """Load a saved ExpressionGAN or ExpressionVAE (reports compare cells, so tables are refused)."""
-    from biogan.models import load_model
-    from biogan.models._base import CountModel
+def read_input(path: Path, kind: str, layer: str | None = None, index: bool = True) -> Any:
+    """Read ``path`` as ``kind`` (``"auto"``: .csv/.tsv are tables, everything else cells)."""
+    kind = input_kind(path, kind)
+    return read_table_input(path, index) if kind == "table" else read_counts(path, layer)
 
-    model = load_model(model_dir, device)
-    if not isinstance(model, CountModel):
-        raise CheckpointError(
-            f"{model_dir} holds a {type(model).__name__}; 'biogan report' reads ExpressionGAN and "
-            "ExpressionVAE models"
-        )
-    return model
+
+def input_kind(path: Path, kind: str = "auto") -> str:
+    """The data kind of an input file: ``kind`` itself unless it is ``"auto"``."""
+    if kind not in KIND_CHOICES:
+        raise InvalidDataError(f"unknown --kind {kind!r}: use {', '.join(KIND_CHOICES)}")
+    if kind != "auto":
+        return kind
+    return "table" if path.suffix.lower() in TABLE_SUFFIXES else "cells"
+
+
+def read_table_input(path: Path, index: bool = True) -> pd.DataFrame:
+    """A .csv/.tsv table (first column = row names when ``index``)."""
+    from biogan.data import read_table
+
+    return read_table(path, index)
 
 
 def _composition(adata: ad.AnnData, labels_key: str | None) -> dict[str, int] | None:
@@ -77,58 +92,21 @@ def _composition(adata: ad.AnnData, labels_key: str | None) -> dict[str, int] | 
     return {str(k): int(v) for k, v in adata.obs[labels_key].astype(str).value_counts().items()}
 
 
-# ---------------------------------------------------------------------------------------- commands
-@friendly_errors
-def evaluate_command(
-    real: Annotated[Path, typer.Argument(help="Real cells (.h5ad, 10x, csv), ideally not used for training")],
-    synth: Annotated[Path, typer.Argument(help="Synthetic cells with the same genes")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, metrics.csv and PNGs")],
-    labels_key: Annotated[str | None, typer.Option(help="obs column with cell types")] = None,
-    train: Annotated[
-        Path | None, typer.Option(help="The model's training cells: control and privacy check use them")
-    ] = None,
-    layer: Annotated[str | None, typer.Option(help="Layer with raw counts (default: 'counts' or X)")] = None,
-    embedding: Annotated[str, typer.Option(help="umap or pca")] = "umap",
-    seed: Annotated[int, typer.Option()] = 0,
-) -> None:
-    """Compare synthetic with real cells: metric table with controls and an HTML report."""
-    from biogan.metrics.suite import evaluate
+# ---------------------------------------------------------------------------------------- model inputs
+@dataclass
+class ReportInputs:
+    """What ``biogan report`` judges: real data, the model's samples like them, training data, labels."""
 
-    real_cells, synth_cells = read_counts(real, layer), read_counts(synth, layer)
-    train_cells = read_counts(train, layer) if train is not None else None
-    metrics = evaluate(real_cells, synth_cells, labels_key=labels_key, train=train_cells, seed=seed)
-    path = _write_outputs(
-        out,
-        metrics,
-        real=real_cells,
-        synth=synth_cells,
-        labels_key=labels_key,
-        title=f"biogan evaluate: {synth.name} vs {real.name}",
-        embedding_method=embedding,
-        seed=seed,
-    )
-    _echo_table(metrics)
-    typer.echo(f"report: {path}")
+    real: Any
+    synth: Any
+    train: Any
+    labels_key: Any
 
 
-@friendly_errors
-def report_command(
-    model_dir: Annotated[Path, typer.Argument(help="Folder written by 'biogan train' (GAN or VAE)")],
-    real: Annotated[Path, typer.Option(help="Real cells to compare with (ideally held out from training)")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, metrics.csv and PNGs")],
-    n: Annotated[
-        int | None, typer.Option("-n", help="Cells to generate (default: as many as --real)")
-    ] = None,
-    train: Annotated[Path | None, typer.Option(help="The training cells (control and privacy check)")] = None,
-    layer: Annotated[str | None, typer.Option(help="Layer with raw counts (default: 'counts' or X)")] = None,
-    embedding: Annotated[str, typer.Option(help="umap or pca")] = "umap",
-    seed: Annotated[int, typer.Option()] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
-) -> None:
-    """Sample a trained model like the real cells and report metrics, pictures and training curves."""
-    from biogan.metrics.suite import evaluate
-
-    model = load_count_model(model_dir, device)
+def _cell_inputs(
+    model: Any, real: Path, train: Path | None, n: int | None, seed: int, layer: str | None, index: bool
+) -> ReportInputs:
+    """Cells with the model's genes; samples with the real cells' composition (or ``n`` cells)."""
     real_cells = _model_genes(read_counts(real, layer), model.genes, "--real")
     train_cells = _model_genes(read_counts(train, layer), model.genes, "--train") if train else None
     labels_key = model.labels_key if model.labels_key in real_cells.obs else None
@@ -136,20 +114,26 @@ def report_command(
         synth = model.sample(labels=_composition(real_cells, labels_key), seed=seed)
     else:
         synth = model.sample(n=n or real_cells.n_obs, seed=seed)
-    metrics = evaluate(real_cells, synth, labels_key=labels_key, train=train_cells, seed=seed)
-    path = _write_outputs(
-        out,
-        metrics,
-        real=real_cells,
-        synth=synth,
-        labels_key=labels_key,
-        model=model_dir,
-        title=f"biogan report: {type(model).__name__} in {model_dir.name}",
-        embedding_method=embedding,
-        seed=seed,
-    )
-    _echo_table(metrics)
-    typer.echo(f"report: {path}")
+    return ReportInputs(real_cells, synth, train_cells, labels_key)
+
+
+def _table_inputs(
+    model: Any, real: Path, train: Path | None, n: int | None, seed: int, layer: str | None, index: bool
+) -> ReportInputs:
+    """Tables with the model's columns; samples with the real table's label counts (or ``n`` rows)."""
+    real_rows = _model_columns(read_table_input(real, index), model.columns, "--real")
+    train_rows = _model_columns(read_table_input(train, index), model.columns, "--train") if train else None
+    labels_key = model.labels_key if model.labels_key in real_rows.columns else None
+    if n is None and labels_key is not None:
+        counts = real_rows[labels_key].value_counts()
+        synth = model.sample(labels={label: int(k) for label, k in counts.items()}, seed=seed)
+    else:
+        synth = model.sample(n=n or len(real_rows), seed=seed)
+    return ReportInputs(real_rows, synth, train_rows, labels_key)
+
+
+REPORT_INPUTS: dict[str, Callable[..., ReportInputs]] = {"cells": _cell_inputs, "table": _table_inputs}
+"""A model class's ``data_kind`` -> how ``biogan report`` reads the real data and samples the model."""
 
 
 def _model_genes(adata: ad.AnnData, genes: list[str], option: str) -> ad.AnnData:
@@ -159,6 +143,119 @@ def _model_genes(adata: ad.AnnData, genes: list[str], option: str) -> ad.AnnData
             f"{option} lacks {len(missing)} of the model's {len(genes)} genes (e.g. {missing[:3]})"
         )
     return adata[:, genes].copy()
+
+
+def _model_columns(frame: pd.DataFrame, columns: list[Any], option: str) -> pd.DataFrame:
+    """``frame`` cut to the model's columns (in its order); extra columns (ids, notes) are left out."""
+    by_name = {str(c): c for c in frame.columns}  # a saved model may hold column names as text
+    missing = [c for c in columns if c not in frame.columns and str(c) not in by_name]
+    if missing:
+        raise InvalidDataError(
+            f"{option} lacks {len(missing)} of the model's {len(columns)} columns (e.g. {missing[:3]})"
+        )
+    picked = [c if c in frame.columns else by_name[str(c)] for c in columns]
+    return frame[picked].set_axis(columns, axis=1)
+
+
+# ---------------------------------------------------------------------------------------- commands
+@friendly_errors
+def evaluate_command(
+    real: Annotated[
+        Path,
+        typer.Argument(
+            help="Real data, ideally not used for training: cells (.h5ad, 10x) or a table (.csv/.tsv)"
+        ),
+    ],
+    synth: Annotated[Path, typer.Argument(help="Synthetic data with the same genes / columns")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, metrics.csv and PNGs")],
+    labels_key: Annotated[str | None, typer.Option(help="Column with labels (obs column for cells)")] = None,
+    train: Annotated[
+        Path | None, typer.Option(help="The model's training data: control and privacy check use them")
+    ] = None,
+    kind: Annotated[str, typer.Option(help="auto (.csv/.tsv = table, else cells), cells or table")] = "auto",
+    index: Annotated[bool, typer.Option(help="Tables: the first column holds row names")] = True,
+    layer: Annotated[
+        str | None, typer.Option(help="Cells: layer with raw counts (default: 'counts' or X)")
+    ] = None,
+    embedding: Annotated[str, typer.Option(help="Cells: umap or pca")] = "umap",
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Compare synthetic with real data: metric table with controls and an HTML report."""
+    from biogan.metrics import evaluate
+
+    kind = input_kind(real, kind)
+    real_data, synth_data = read_input(real, kind, layer, index), read_input(synth, kind, layer, index)
+    train_data = read_input(train, kind, layer, index) if train is not None else None
+    metrics = evaluate(real_data, synth_data, labels_key=labels_key, train=train_data, seed=seed, kind=kind)
+    path = _write_outputs(
+        out,
+        metrics,
+        real=real_data,
+        synth=synth_data,
+        labels_key=labels_key,
+        title=f"biogan evaluate: {synth.name} vs {real.name}",
+        embedding_method=embedding,
+        seed=seed,
+        kind=kind,
+    )
+    _echo_table(metrics)
+    typer.echo(f"report: {path}")
+
+
+@friendly_errors
+def report_command(
+    model_dir: Annotated[
+        Path, typer.Argument(help="Folder written by 'biogan train' (GAN, VAE or table GAN)")
+    ],
+    real: Annotated[Path, typer.Option(help="Real data to compare with (ideally held out from training)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, metrics.csv and PNGs")],
+    n: Annotated[
+        int | None,
+        typer.Option("-n", help="Cells / rows to generate (default: as many as --real, per label)"),
+    ] = None,
+    train: Annotated[Path | None, typer.Option(help="The training data (control and privacy check)")] = None,
+    index: Annotated[bool, typer.Option(help="Tables: the first column holds row names")] = True,
+    layer: Annotated[
+        str | None, typer.Option(help="Cells: layer with raw counts (default: 'counts' or X)")
+    ] = None,
+    embedding: Annotated[str, typer.Option(help="Cells: umap or pca")] = "umap",
+    seed: Annotated[int, typer.Option()] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+) -> None:
+    """Sample a trained model like the real data and report metrics, pictures and training curves."""
+    from biogan.metrics import evaluate
+    from biogan.models import load_model
+
+    model = load_model(model_dir, device)
+    kind = getattr(model, "data_kind", None)
+    if kind not in REPORT_INPUTS:
+        raise CheckpointError(
+            f"{model_dir} holds a {type(model).__name__} for {kind!r} data; 'biogan report' reads "
+            f"models for {', '.join(REPORT_INPUTS)}"
+        )
+    inputs = REPORT_INPUTS[kind](model, real, train, n, seed, layer, index)
+    metrics = evaluate(
+        inputs.real,
+        inputs.synth,
+        labels_key=inputs.labels_key,
+        train=inputs.train,
+        seed=seed,
+        kind=kind,
+    )
+    path = _write_outputs(
+        out,
+        metrics,
+        real=inputs.real,
+        synth=inputs.synth,
+        labels_key=inputs.labels_key,
+        model=model_dir,
+        title=f"biogan report: {type(model).__name__} in {model_dir.name}",
+        embedding_method=embedding,
+        seed=seed,
+        kind=kind,
+    )
+    _echo_table(metrics)
+    typer.echo(f"report: {path}")
 
 
 @friendly_errors
@@ -183,7 +280,7 @@ def compare_command(
 ) -> None:
     """Train several models on the same training split and judge them on the held-out cells."""
     from biogan.data import stratified_split
-    from biogan.metrics.suite import evaluate_many
+    from biogan.metrics import evaluate_many
     from biogan.models import ExpressionGAN
 
     names = [m.strip().lower() for m in models.split(",") if m.strip()]
@@ -256,4 +353,4 @@ def _fit_one(
     return model
 
 
-__all__ = ["compare_command", "evaluate_command", "load_count_model", "report_command"]
+__all__ = ["REPORT_INPUTS", "compare_command", "evaluate_command", "read_input", "report_command"]

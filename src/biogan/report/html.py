@@ -1,7 +1,9 @@
 """One self-contained HTML report: data summary, metrics with controls and verdicts, pictures, the model.
 
-Images are embedded as base64 PNG, so the single file opens offline in any browser and can be mailed.
-The file is written atomically (a crash never leaves half a report).
+The metrics, model and training sections are the same for every data kind; the data summary and the
+pictures come from the kind's entry in :data:`REPORT_KINDS` (cells, tables). Images are embedded as
+base64 PNG, so the single file opens offline in any browser and can be mailed. The file is written
+atomically (a crash never leaves half a report).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import base64
 import datetime
 import html
 import io
-import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,8 +24,10 @@ import pandas as pd
 
 import biogan
 from biogan._utils import atomic_write
-from biogan.errors import BioganError, CheckpointError, InvalidDataError
-from biogan.metrics.suite import METRICS, OVERALL, cells_from, evaluate, gene_names
+from biogan.errors import BioganError, InvalidDataError
+from biogan.metrics.counts import cells_from, gene_names
+from biogan.metrics.engine import METRIC_SETS, OVERALL, PRIVACY_METRIC, MetricInfo, evaluate, kind_of
+from biogan.metrics.tables import MISSING, NUMERIC, Table, table_from
 from biogan.train.diagnostics import diagnose
 
 SECTIONS = {
@@ -36,10 +39,10 @@ SECTIONS = {
     "tables": "More tables",
 }
 VERDICT_HELP = (
-    "Each metric is computed twice with the same recipe and the same numbers of cells: real vs synthetic "
-    "(<b>value</b>) and real vs real (<b>control</b>: held-out vs training cells, or two halves of the real "
-    "cells). The control is what a perfect generator would score. <b>good</b>: within sampling noise of "
-    "the control; <b>borderline</b>: measurably worse; <b>poor</b>: far from real data."
+    "Each metric is computed twice with the same recipe and the same numbers of {noun}s: real vs synthetic "
+    "(<b>value</b>) and real vs real (<b>control</b>: held-out vs training {noun}s, or two halves of the "
+    "real {noun}s). The control is what a perfect generator would score. <b>good</b>: within sampling "
+    "noise of the control; <b>borderline</b>: measurably worse; <b>poor</b>: far from real data."
 )
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1300px;
@@ -99,15 +102,10 @@ def model_info(model: Any) -> ModelInfo:
 
 
 def _info_from_dir(path: Path) -> ModelInfo:
-    config_file = path / "config.json"
-    if not config_file.is_file():
-        raise CheckpointError(f"{config_file} does not exist: is {path} a saved biogan model?")
-    try:
-        meta = json.loads(config_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{config_file} is corrupt ({err})") from None
-    history_file = path / "history.csv"
-    history = pd.read_csv(history_file) if history_file.is_file() else pd.DataFrame()
+    from biogan.models._shared import read_history, read_metadata
+
+    meta = read_metadata(path / "config.json", expected=None)
+    history = read_history(path / "history.csv")
     return ModelInfo(
         name=str(meta.get("model", "model")),
         config=meta.get("config", {}),
@@ -167,46 +165,34 @@ def _section(key: str, body: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------- sections
-def _summary(real: ad.AnnData, synths: Mapping[str, ad.AnnData], labels_key: str | None) -> str:
-    rows, composition = [], {}
-    for name, data in {"real": real, **synths}.items():
-        cells = cells_from(data, name, labels_key)
-        lib = cells.counts.sum(1)
-        rows.append(
-            {
-                "set": name,
-                "cells": len(cells),
-                "genes": cells.counts.shape[1],
-                "median library size": float(np.median(lib)),
-                "zero fraction": float((cells.counts == 0).mean()),
-            }
-        )
-        if cells.labels is not None:
-            composition[name] = pd.Series(cells.labels).value_counts()
-    body = table_html(pd.DataFrame(rows))
-    if composition:
-        comp = pd.DataFrame(composition).fillna(0).astype(int).rename_axis(labels_key).reset_index()
-        body += f"<h3>Cells per {_e(labels_key)}</h3>" + table_html(comp)
-    return _section("summary", body)
+def _composition(labels: Mapping[str, np.ndarray | None], labels_key: str | None, noun: str) -> str:
+    """Records (``noun``) per label in every set (empty when there are no labels)."""
+    counts = {name: pd.Series(v).value_counts() for name, v in labels.items() if v is not None}
+    if not counts:
+        return ""
+    comp = pd.DataFrame(counts).fillna(0).astype(int).rename_axis(labels_key).reset_index()
+    return f"<h3>{_e(noun.capitalize())}s per {_e(labels_key)}</h3>" + table_html(comp)
 
 
-def _metrics(metrics: pd.DataFrame) -> str:
-    body = f"<p>{VERDICT_HELP}</p>"
-    described = metrics.assign(
-        meaning=[METRICS[m].description if m in METRICS else "" for m in metrics["metric"]]
-    )
+def _metrics(metrics: pd.DataFrame, kind: ReportKind, infos: Mapping[str, MetricInfo]) -> str:
+    body = f"<p>{VERDICT_HELP.format(noun=kind.noun)}</p>"
+    described = metrics.assign(meaning=[_meaning(m, infos) for m in metrics["metric"]])
     overall = described[described["scope"] == OVERALL]
-    per_label = described[described["scope"] != OVERALL]
-    body += _metric_table(overall, with_meaning=True)
-    if not per_label.empty:
+    per_scope = described[described["scope"] != OVERALL]
+    body += _metric_table(overall, infos, with_meaning=True)
+    if not per_scope.empty:
         body += (
-            "<details><summary>Per-label metrics "
-            f"({per_label['scope'].nunique()} labels)</summary>{_metric_table(per_label)}</details>"
+            f"<details><summary>{_e(kind.scope_title)} ({per_scope['scope'].nunique()} "
+            f"{_e(kind.scope_plural)})</summary>{_metric_table(per_scope, infos)}</details>"
         )
     return _section("metrics", body)
 
 
-def _metric_table(frame: pd.DataFrame, with_meaning: bool = False) -> str:
+def _meaning(metric: str, infos: Mapping[str, MetricInfo]) -> str:
+    return infos[metric].description if metric in infos else ""
+
+
+def _metric_table(frame: pd.DataFrame, infos: Mapping[str, MetricInfo], with_meaning: bool = False) -> str:
     """Long table for one model; with a ``model`` column, one value and verdict column per model."""
     keys = ["metric", "scope"]
     if "model" not in frame.columns:
@@ -219,59 +205,202 @@ def _metric_table(frame: pd.DataFrame, with_meaning: bool = False) -> str:
         wide[f"{name} verdict"] = part["verdict"]
     wide = wide.reset_index()
     if with_meaning:
-        wide["meaning"] = [METRICS[m].description if m in METRICS else "" for m in wide["metric"]]
+        wide["meaning"] = [_meaning(m, infos) for m in wide["metric"]]
     return table_html(wide)
 
 
+Maker = tuple[str, str, Callable[[], Any]]
+"""One picture: file stem, caption, and the function that draws it."""
+
+
 def _pictures(
-    real: ad.AnnData,
-    synths: Mapping[str, ad.AnnData],
+    kind: ReportKind,
+    real: Any,
+    synths: Mapping[str, Any],
     labels_key: str | None,
     method: str,
     seed: int,
     png_dir: Path | None,
 ) -> str:
-    from biogan import plot
-
     body = []
     for name, synth in synths.items():
-        makers: list[tuple[str, str, Callable[[], Any]]] = [
-            (
-                "embedding",
-                f"{method.upper()} of real and synthetic cells (fit on real, synthetic projected)",
-                lambda s=synth: plot.embedding(real, s, labels_key, method=method, seed=seed),
-            ),
-        ]
-        if labels_key:
-            makers.append(
-                (
-                    "markers",
-                    "Top marker genes of each label (found on real cells), real next to synthetic",
-                    lambda s=synth: plot.marker_dotplot(real, s, labels_key),
-                )
-            )
-        makers += [
-            (
-                "gene_mean_variance",
-                "Per-gene mean and variance, synthetic against real (dashed: identity)",
-                lambda s=synth: plot.gene_mean_variance_scatter(real, s),
-            ),
-            (
-                "library_zero",
-                "Library sizes and per-cell zero fractions",
-                lambda s=synth: plot.library_and_zero_histograms(real, s),
-            ),
-            (
-                "correlation",
-                "Gene–gene correlations of the most variable genes, side by side",
-                lambda s=synth: plot.correlation_heatmaps(real, s),
-            ),
-        ]
         if len(synths) > 1:
             body.append(f"<h3>{_e(name)}</h3>")
-        for key, caption, make in makers:
+        for key, caption, make in kind.pictures(real, synth, labels_key, method, seed):
             body.append(_figure(make, caption, png_dir, f"{_slug(name)}_{key}" if len(synths) > 1 else key))
     return _section("pictures", "\n".join(body))
+
+
+# ---------------------------------------------------------------------------------------- cells
+def _check_cells(real: ad.AnnData, synths: Mapping[str, ad.AnnData], labels_key: str | None) -> None:
+    genes = gene_names(real)
+    for name, data in synths.items():
+        cells_from(data, name, labels_key, genes)
+
+
+def _cells_summary(real: ad.AnnData, synths: Mapping[str, ad.AnnData], labels_key: str | None) -> str:
+    rows, labels = [], {}
+    for name, data in {"real": real, **synths}.items():
+        cells = cells_from(data, name, labels_key)
+        lib = cells.counts.sum(1)
+        rows.append(
+            {
+                "set": name,
+                "cells": len(cells),
+                "genes": cells.counts.shape[1],
+                "median library size": float(np.median(lib)),
+                "zero fraction": float((cells.counts == 0).mean()),
+            }
+        )
+        labels[name] = cells.labels
+    return table_html(pd.DataFrame(rows)) + _composition(labels, labels_key, "cell")
+
+
+def _cells_pictures(
+    real: ad.AnnData, synth: ad.AnnData, labels_key: str | None, method: str, seed: int
+) -> list[Maker]:
+    from biogan import plot
+
+    makers: list[Maker] = [
+        (
+            "embedding",
+            f"{method.upper()} of real and synthetic cells (fit on real, synthetic projected)",
+            lambda: plot.embedding(real, synth, labels_key, method=method, seed=seed),
+        ),
+    ]
+    if labels_key:
+        makers.append(
+            (
+                "markers",
+                "Top marker genes of each label (found on real cells), real next to synthetic",
+                lambda: plot.marker_dotplot(real, synth, labels_key),
+            )
+        )
+    return [
+        *makers,
+        (
+            "gene_mean_variance",
+            "Per-gene mean and variance, synthetic against real (dashed: identity)",
+            lambda: plot.gene_mean_variance_scatter(real, synth),
+        ),
+        (
+            "library_zero",
+            "Library sizes and per-cell zero fractions",
+            lambda: plot.library_and_zero_histograms(real, synth),
+        ),
+        (
+            "correlation",
+            "Gene–gene correlations of the most variable genes, side by side",
+            lambda: plot.correlation_heatmaps(real, synth),
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------- tables
+def _tables(
+    real: pd.DataFrame, synths: Mapping[str, pd.DataFrame], labels_key: str | None
+) -> dict[str, Table]:
+    ref = table_from(real, "real", labels_key)
+    return {"real": ref, **{name: table_from(d, name, labels_key, like=ref) for name, d in synths.items()}}
+
+
+def _check_table(real: pd.DataFrame, synths: Mapping[str, pd.DataFrame], labels_key: str | None) -> None:
+    _tables(real, synths, labels_key)
+
+
+def _table_summary(real: pd.DataFrame, synths: Mapping[str, pd.DataFrame], labels_key: str | None) -> str:
+    tables = _tables(real, synths, labels_key)
+    rows = [
+        {
+            "set": name,
+            "rows": len(t),
+            "columns": len(t.columns),
+            "numeric": len(t.numeric),
+            "categorical": len(t.categorical),
+            "missing values": int(t.frame[t.numeric].isna().to_numpy().sum())
+            + int((t.frame[t.categorical] == MISSING).to_numpy().sum()),
+        }
+        for name, t in tables.items()
+    ]
+    ref = tables["real"]
+    columns = pd.DataFrame(
+        {
+            "column": [str(c) for c in ref.columns],
+            "kind": [ref.kinds[c] for c in ref.columns],
+            **{name: [_column_summary(t, c) for c in ref.columns] for name, t in tables.items()},
+        }
+    )
+    return (
+        table_html(pd.DataFrame(rows))
+        + _composition({name: t.labels for name, t in tables.items()}, labels_key, "row")
+        + f"<details><summary>Every column ({len(ref.columns)})</summary>{table_html(columns)}</details>"
+    )
+
+
+def _column_summary(table: Table, column: Any) -> str:
+    """``mean ± SD`` of a numeric column; the number of categories and the commonest of a categorical one."""
+    values = table.frame[column]
+    if table.kinds[column] == NUMERIC:
+        return f"{_fmt(float(values.mean()))} ± {_fmt(float(values.std()))}"
+    shares = values.value_counts(normalize=True)
+    return f"{len(shares)} categories; top {shares.index[0]!r} ({shares.iloc[0]:.0%})"
+
+
+def _table_pictures(
+    real: pd.DataFrame, synth: pd.DataFrame, labels_key: str | None, method: str, seed: int
+) -> list[Maker]:
+    from biogan import plot
+
+    return [
+        (
+            "column_distributions",
+            "Every column, real against synthetic: histograms of numeric columns, shares of categories",
+            lambda: plot.column_distributions(real, synth, labels_key),
+        ),
+        (
+            "column_correlations",
+            "Column–column correlations (numeric columns and one-hot categories), side by side",
+            lambda: plot.column_correlations(real, synth, labels_key),
+        ),
+        (
+            "row_pca",
+            "PCA of standardised rows (fit on real, synthetic projected)",
+            lambda: plot.row_pca(real, synth, labels_key, seed=seed),
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------- kinds
+@dataclass(frozen=True)
+class ReportKind:
+    """What the report shows for one data kind; the metric, model and training sections are shared.
+
+    ``noun`` names one record in texts; ``scope_title`` and ``scope_plural`` head the per-scope metric
+    rows. ``check(real, synths, labels_key)`` validates the inputs before any plotting, ``summary``
+    returns the body of the data summary, ``pictures(real, synth, labels_key, method, seed)`` the
+    pictures of one synthetic set.
+    """
+
+    noun: str
+    scope_title: str
+    scope_plural: str
+    check: Callable[[Any, Mapping[str, Any], str | None], None]
+    summary: Callable[[Any, Mapping[str, Any], str | None], str]
+    pictures: Callable[[Any, Any, str | None, str, int], list[Maker]]
+
+
+REPORT_KINDS: dict[str, ReportKind] = {
+    "cells": ReportKind("cell", "Per-label metrics", "labels", _check_cells, _cells_summary, _cells_pictures),
+    "table": ReportKind(
+        "row",
+        "Per-column and per-label metrics",
+        "columns and labels",
+        _check_table,
+        _table_summary,
+        _table_pictures,
+    ),
+}
+"""Data kind (as in :data:`biogan.metrics.engine.METRIC_SETS`) -> its report sections."""
 
 
 def _figure(make: Callable[[], Any], caption: str, png_dir: Path | None, stem: str) -> str:
@@ -350,79 +479,84 @@ def _training_section(infos: Mapping[str, ModelInfo], png_dir: Path | None) -> s
     return _section("training", "\n".join(body))
 
 
-def _privacy_alert(metrics: pd.DataFrame) -> str:
-    rows = metrics[(metrics["metric"] == "dcr_ratio") & (metrics["verdict"] == "poor")]
+def _privacy_alert(metrics: pd.DataFrame, noun: str) -> str:
+    rows = metrics[(metrics["metric"] == PRIVACY_METRIC) & (metrics["verdict"] == "poor")]
     if rows.empty:
         return ""
-    who = ", ".join(map(str, rows["model"])) if "model" in rows else "the synthetic cells"
+    who = ", ".join(map(str, rows["model"])) if "model" in rows else f"the synthetic {noun}s"
     ratio = ", ".join(f"{v:.2f}" for v in rows["value"])
     return (
-        f'<p class="alert">PRIVACY ALERT: {_e(who)} sit much closer to training cells than held-out real '
-        f"cells do (distance ratio {_e(ratio)}). The model is likely copying training cells; do not share "
-        "these data as anonymised.</p>"
+        f'<p class="alert">PRIVACY ALERT: {_e(who)} sit much closer to training {noun}s than held-out real '
+        f"{noun}s do (distance ratio {_e(ratio)}). The model is likely copying training {noun}s; do not "
+        "share these data as anonymised.</p>"
     )
 
 
 # ---------------------------------------------------------------------------------------- public API
 def write_report(
     path: str | os.PathLike,
-    real: ad.AnnData,
-    synth: ad.AnnData | Mapping[str, ad.AnnData],
+    real: Any,
+    synth: Any,
     labels_key: str | None = None,
     model: Any = None,
     metrics: pd.DataFrame | None = None,
     extra_tables: Mapping[str, pd.DataFrame] | None = None,
-    title: str = "biogan report: real vs synthetic cells",
-    train: ad.AnnData | None = None,
+    title: str | None = None,
+    train: Any = None,
     embedding_method: str = "umap",
     png_dir: str | os.PathLike | None = None,
     seed: int = 0,
+    kind: str | None = None,
 ) -> Path:
-    """Write one self-contained HTML report comparing synthetic with real cells.
+    """Write one self-contained HTML report comparing synthetic with real data.
 
     Parameters
     ----------
     path
         The ``.html`` file to write (atomically; parent folders are created).
     real
-        Real (ideally held-out) cells with raw counts.
+        Real (ideally held-out) data: cells with raw counts (AnnData) or a table (DataFrame).
     synth
-        Synthetic cells, or ``{name: cells}`` to put several models in one report.
+        Synthetic data of the same kind, or ``{name: data}`` to put several models in one report.
     labels_key
-        ``obs`` column with labels (per-label metrics, marker dot plot, colours).
+        Column with labels (``obs`` column for cells): per-label metrics, marker dot plot, colours.
     model
         A fitted model, a saved model folder, or ``{name: model}``; adds hyperparameters, training time,
         training curves and diagnostics warnings.
     metrics
-        A table from :func:`biogan.metrics.suite.evaluate` (or ``evaluate_many``, with a ``model``
+        A table from :func:`biogan.evaluate` (or ``evaluate_many``, with a ``model``
         column); computed here when ``None``.
     extra_tables
         ``{title: DataFrame}`` shown at the end (e.g. wall times of a comparison).
     title
-        Page title.
+        Page title (default: ``biogan report: real vs synthetic cells`` / ``rows``).
     train
-        Training cells, passed to :func:`evaluate` when the metrics are computed here.
+        Training data, passed to :func:`evaluate` when the metrics are computed here.
     embedding_method
-        ``"umap"`` or ``"pca"``.
+        ``"umap"`` or ``"pca"`` (cells only).
     png_dir
         Also save every picture as a PNG file in this folder.
     seed
         Seeds the metrics and the embedding.
+    kind
+        The data kind (a key of :data:`REPORT_KINDS`); ``None`` infers it from ``real``.
 
     Returns
     -------
     Path
         ``path``.
     """
+    kind = kind_of(real) if kind is None else kind
+    if kind not in REPORT_KINDS:
+        raise InvalidDataError(f"no report for data kind {kind!r}: use one of {', '.join(REPORT_KINDS)}")
+    report_kind = REPORT_KINDS[kind]
     synths = dict(synth) if isinstance(synth, Mapping) else {"synthetic": synth}
     if not synths:
         raise InvalidDataError("write_report needs at least one synthetic data set")
-    genes = gene_names(real)
-    for name, data in synths.items():  # fail early, before minutes of plotting
-        cells_from(data, name, labels_key, genes)
+    report_kind.check(real, synths, labels_key)  # fail early, before minutes of plotting
     if metrics is None:
         tables = {
-            name: evaluate(real, data, labels_key=labels_key, train=train, seed=seed)
+            name: evaluate(real, data, labels_key=labels_key, train=train, seed=seed, kind=kind)
             for name, data in synths.items()
         }
         metrics = (
@@ -433,11 +567,12 @@ def write_report(
     models = model if isinstance(model, Mapping) else ({} if model is None else {"model": model})
     infos = {name: model_info(m) for name, m in models.items()}
     png = Path(png_dir) if png_dir is not None else None
+    title = title or f"biogan report: real vs synthetic {report_kind.noun}s"
     parts = [
-        _privacy_alert(metrics),
-        _summary(real, synths, labels_key),
-        _metrics(metrics),
-        _pictures(real, synths, labels_key, embedding_method, seed, png),
+        _privacy_alert(metrics, report_kind.noun),
+        _section("summary", report_kind.summary(real, synths, labels_key)),
+        _metrics(metrics, report_kind, METRIC_SETS[kind].metrics if kind in METRIC_SETS else {}),
+        _pictures(report_kind, real, synths, labels_key, embedding_method, seed, png),
     ]
     if infos:
         parts += [_model_section(infos), _training_section(infos, png)]
@@ -458,4 +593,12 @@ def write_report(
     return atomic_write(path, lambda p: p.write_text(document, encoding="utf-8"), suffix=".html")
 
 
-__all__ = ["ModelInfo", "figure_to_img", "model_info", "table_html", "write_report"]
+__all__ = [
+    "REPORT_KINDS",
+    "ModelInfo",
+    "ReportKind",
+    "figure_to_img",
+    "model_info",
+    "table_html",
+    "write_report",
+]

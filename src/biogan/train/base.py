@@ -1,106 +1,105 @@
-"""What every biogan training loop shares: seeded RNG, resume, history, diagnostics, best weights.
+"""The one training schedule every biogan model uses (nanoGPT-style: the loop fits on one screen).
 
-Subclasses own their optimisers and implement :meth:`TrainerBase._run` (the loop itself) plus
-:meth:`TrainerBase._extra_state` / :meth:`TrainerBase._load_extra_state` for what they add to a checkpoint.
+:class:`TrainerBase` owns the step counter, the time budget, the fixed log / evaluate / checkpoint
+schedule, the progress bar, the NaN guard, diagnostics warnings, the best validated weights, seeding and
+resume, and DDP (rank-0-only side effects). A subclass supplies one optimisation step
+(:meth:`TrainerBase.train_step`, returning tensors to log) and says which weights evaluation judges.
+Logged values are summed on the device and copied to the host only at log steps.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
-from biogan.errors import TrainingWarning
+from biogan.data.samplers import derived_seed
+from biogan.data.sources import BatchLoader
+from biogan.errors import CheckpointError, TrainingWarning
+from biogan.train import distributed
 from biogan.train.checkpoint import load_state, save_state
+from biogan.train.config import ScheduleConfig
+from biogan.train.diagnostics import RULES
+
+Rule = Callable[[list[dict[str, float]]], "str | None"]
+EVAL_STREAM, RANK_STREAM = 2, 3  # keys of the seeds derived from the run seed
 
 
 class TrainerBase:
-    """Step counter, wall time, history rows, warnings, best validated weights and RNG state.
+    """Trains ``problem`` with the settings ``config``; subclasses implement :meth:`train_step`.
 
-    All randomness comes from torch's global generator inside :func:`torch.random.fork_rng`, seeded
-    once and saved in every checkpoint, so a resumed run on CPU ends in exactly the weights of an
-    uninterrupted one.
+    All randomness comes from torch's global generator (seeded per rank from ``seed`` inside
+    :func:`torch.random.fork_rng`) and the data sampler's own generator; both are saved in every
+    checkpoint, so a resumed run on CPU ends in exactly the weights of an uninterrupted one.
+
+    Parameters
+    ----------
+    problem
+        The model's modules, its data ``source`` and ``make_sampler``.
+    config
+        A :class:`~biogan.train.config.ScheduleConfig` (or subclass).
+    seed
+        The run seed.
+    checkpoint_path
+        Where to write checkpoints (``None``: none).
+    device
+        Where to train.
     """
+
+    rules: ClassVar[Sequence[Rule]] = RULES
+    postfix: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
         problem: nn.Module,
-        config: Any,
+        config: ScheduleConfig,
         seed: int = 0,
         checkpoint_path: str | os.PathLike | None = None,
         device: torch.device | str = "cpu",
     ) -> None:
         self.device = torch.device(device)
         self.problem = problem.to(self.device)
-        self.config = config
-        self.seed = seed
+        self.config, self.seed = config, int(seed)
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
-        self.step = 0
-        self.elapsed = 0.0
+        self.dist = distributed.context()
+        per_rank = max(1, -(-config.batch_size // self.dist.world_size))
+        sampler = problem.make_sampler(self.seed, self.dist.rank, self.dist.world_size)
+        self.loader = BatchLoader(problem.source, sampler, per_rank, self.device)
+        self.step, self.elapsed = 0, 0.0
         self.history: list[dict[str, float]] = []
         self.best: dict[str, Any] | None = None
         self.warnings: list[str] = []
         self._rng_state: torch.Tensor | None = None
-        self._cuda_rng_state: list[torch.Tensor] = []
+        self._cuda_rng_state: torch.Tensor | None = None
+        self._sums: dict[str, torch.Tensor] = {}
+        self._n_summed = 0
+        self._window_start = 0.0
 
-    def fit(
-        self, max_steps: int, max_seconds: float | None = None, resume: bool = False, progress: bool = True
-    ) -> None:
-        """Train until ``max_steps`` steps (or ``max_seconds`` of wall time) are done.
-
-        With ``resume=True`` the state is first restored from ``checkpoint_path`` when it exists.
-        Calling ``fit`` again continues where the previous call stopped.
-        """
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            if resume and self.checkpoint_path and self.checkpoint_path.exists():
-                self.load_state_dict(load_state(self.checkpoint_path, self.device))
-            self._restore_rng()
-            self._run(max_steps, max_seconds, progress)
-            self._save_rng()
-        if self.checkpoint_path:
-            self.save_checkpoint()
-
-    def _run(self, max_steps: int, max_seconds: float | None, progress: bool) -> None:  # pragma: no cover
+    # ------------------------------------------------------------------ what a subclass supplies
+    def train_step(self) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
+        """One optimisation step; returns the values to log (tensors, kept on the device)."""
         raise NotImplementedError
 
-    # ------------------------------------------------------------------ shared pieces of a loop
-    def _warn(self, messages: Iterable[str | None]) -> None:
-        """Issue each diagnostics message once per run, as a :class:`TrainingWarning`."""
-        for message in messages:
-            if message and message not in self.warnings:
-                self.warnings.append(message)
-                warnings.warn(f"step {self.step}: {message}", TrainingWarning, stacklevel=3)
+    def kept_module(self) -> nn.Module:  # pragma: no cover - abstract
+        """The weights that evaluation judges and that are kept when they score best."""
+        raise NotImplementedError
 
-    def _keep_if_best(self, score: float, weights: nn.Module) -> None:
-        """Record ``score`` and keep a copy of ``weights`` when it is the best (lowest) so far."""
-        if self.best is None or score < self.best["score"]:
-            state = {k: v.detach().clone() for k, v in weights.state_dict().items()}
-            self.best = {"score": score, "step": self.step, "state": state}
+    def validation_score(self) -> float | None:
+        """Lower-is-better quality of :meth:`kept_module` (``None``: no validation)."""
+        return None
 
-    def _checkpoint_if_due(self, every: int) -> None:
-        if self.checkpoint_path and self.step % every == 0:
-            self._save_rng()
-            self.save_checkpoint()
-
-    # ------------------------------------------------------------------ state
-    def _save_rng(self) -> None:
-        self._rng_state = torch.get_rng_state()
-        if self.device.type == "cuda":
-            self._cuda_rng_state = [torch.cuda.get_rng_state(self.device)]
-
-    def _restore_rng(self) -> None:
-        if self._rng_state is None:
-            torch.manual_seed(self.seed)
-            return
-        torch.set_rng_state(self._rng_state)
-        if self.device.type == "cuda" and self._cuda_rng_state:
-            torch.cuda.set_rng_state(self._cuda_rng_state[0].cpu(), self.device)
+    def monitor(self) -> dict[str, float]:
+        """Cheap diagnostics added to every history row."""
+        return {}
 
     def _extra_state(self) -> dict[str, Any]:
         """Subclass state (optimisers, EMA) to add to a checkpoint."""
@@ -109,14 +108,162 @@ class TrainerBase:
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`_extra_state` returned."""
 
+    # ------------------------------------------------------------------ the loop
+    def fit(
+        self, max_steps: int, max_seconds: float | None = None, resume: bool = False, progress: bool = True
+    ) -> None:
+        """Train until ``max_steps`` steps (or ``max_seconds`` of wall time) are done.
+
+        With ``resume=True`` the state is first restored from ``checkpoint_path`` when it exists.
+        Calling ``fit`` again continues where the previous call stopped.
+        """
+        with self._forked_rng():
+            if resume and self.checkpoint_path and self.checkpoint_path.exists():
+                self.load_state_dict(load_state(self.checkpoint_path, self.device))
+            self._restore_rng()
+            self._loop(max_steps, max_seconds, progress and self.dist.is_main)
+            self._save_rng()
+        if self.checkpoint_path:
+            self.save_checkpoint()
+
+    def _loop(self, max_steps: int, max_seconds: float | None, progress: bool) -> None:
+        cfg = self.config
+        start, start_elapsed = time.perf_counter(), self.elapsed
+        self._window_start = self.elapsed
+        bar = tqdm(total=max_steps, initial=self.step, disable=not progress, desc="training", unit="step")
+        if cfg.eval_every and self.step == 0 and self.best is None:
+            self._evaluate()  # the starting point competes too: training must beat it to be kept
+        while self.step < max_steps:
+            self.problem.train()
+            self._accumulate(self.train_step())
+            self.step += 1
+            self.elapsed = start_elapsed + time.perf_counter() - start
+            # A fixed schedule: an interrupted-and-resumed run keeps the history and best weights of an
+            # uninterrupted one; a time budget adds a final log and evaluation.
+            out_of_time = self._out_of_time(max_seconds)
+            if self.step % cfg.log_every == 0 or out_of_time:
+                self._log(bar)
+            if cfg.eval_every and (self.step % cfg.eval_every == 0 or out_of_time):
+                self._evaluate()
+            if self.checkpoint_path and self.step % cfg.checkpoint_every == 0:
+                self._save_rng()
+                self.save_checkpoint()
+            bar.update(1)
+            if out_of_time:
+                break
+        bar.close()
+
+    def _out_of_time(self, max_seconds: float | None) -> bool:
+        if max_seconds is None:
+            return False
+        if not self.dist.enabled:
+            return self.elapsed >= max_seconds
+        # Ranks must stop at the same step: agree on the slowest clock, but only at log steps.
+        at_log_step = self.step % self.config.log_every == 0
+        return at_log_step and distributed.all_max(self.elapsed, self.dist) >= max_seconds
+
+    def _optimizer_step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """Backward, optional gradient clipping, step: the one place every update goes through."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.grad_clip > 0:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+        optimizer.step()
+
+    def _accumulate(self, logs: dict[str, torch.Tensor | float]) -> None:
+        for key, value in logs.items():
+            value = torch.as_tensor(value, device=self.device).detach().float()
+            self._sums[key] = self._sums[key] + value if key in self._sums else value.clone()
+        self._n_summed += 1
+
+    def _log(self, bar: tqdm) -> None:
+        names = list(self._sums)
+        values: list[float] = []
+        if names:  # the one host sync of the logging window
+            means = torch.stack([self._sums[k] for k in names]) / self._n_summed
+            values = distributed.all_mean(means, self.dist).cpu().tolist()
+        window_s = max(self.elapsed - self._window_start, 1e-9)
+        rate = self._n_summed * self.config.batch_size / window_s
+        self._sums, self._n_summed, self._window_start = {}, 0, self.elapsed
+        row = {"step": float(self.step), "elapsed_s": round(self.elapsed, 3)}
+        row.update(zip(names, values, strict=True))
+        with self._forked_rng(derived_seed(self.seed, self.step, EVAL_STREAM)):  # no shift of training RNG
+            row.update(self.monitor())
+        bad = [k for k, v in row.items() if not math.isfinite(v)]
+        if bad:
+            raise FloatingPointError(
+                f"training diverged at step {self.step}: {', '.join(bad)} became NaN/inf; "
+                "try lower learning rates, grad_clip, or the default wgan-gp loss"
+            )
+        self.history.append(row)
+        postfix = {k: f"{row[k]:.3g}" for k in self.postfix if k in row}
+        bar.set_postfix({**postfix, "samples/s": f"{rate:.0f}"})
+        self._warn(rule(self.history) for rule in self.rules)
+
+    def _evaluate(self) -> None:
+        self.problem.eval()
+        with self._forked_rng(derived_seed(self.seed, self.step, EVAL_STREAM)):
+            score = self.validation_score()
+        if score is None:
+            return
+        if self.history and self.history[-1]["step"] == self.step:
+            self.history[-1]["validation_score"] = score
+        if self.best is None or score < self.best["score"]:
+            state = {k: v.detach().clone() for k, v in self.kept_module().state_dict().items()}
+            self.best = {"score": score, "step": self.step, "state": state}
+
+    def _warn(self, messages: Iterable[str | None]) -> None:
+        """Issue each diagnostics message once per run, as a :class:`TrainingWarning` (rank 0 only)."""
+        for message in messages:
+            if message and message not in self.warnings:
+                self.warnings.append(message)
+                if self.dist.is_main:
+                    warnings.warn(f"step {self.step}: {message}", TrainingWarning, stacklevel=3)
+
+    def best_state(self) -> dict[str, torch.Tensor]:
+        """The weights to keep: the best validated ones if any, else the current ones."""
+        return self.best["state"] if self.best is not None else self.kept_module().state_dict()
+
+    # ------------------------------------------------------------------ randomness
+    @contextlib.contextmanager
+    def _forked_rng(self, seed: int | None = None) -> Iterator[None]:
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            if seed is not None:
+                torch.manual_seed(seed)
+            yield
+
+    def _save_rng(self) -> None:
+        self._rng_state = torch.get_rng_state()
+        if self.device.type == "cuda":
+            self._cuda_rng_state = torch.cuda.get_rng_state(self.device)
+
+    def _restore_rng(self) -> None:
+        if self._rng_state is None:  # each rank draws its own noise, rank 0 exactly as one process
+            rank = self.dist.rank
+            torch.manual_seed(self.seed if rank == 0 else derived_seed(self.seed, rank, RANK_STREAM))
+            return
+        torch.set_rng_state(self._rng_state)
+        if self.device.type == "cuda" and self._cuda_rng_state is not None:
+            torch.cuda.set_rng_state(self._cuda_rng_state.cpu(), self.device)
+
+    # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue training bit-for-bit."""
+        """Everything needed to continue training bit-for-bit (a collective call under DDP)."""
+        local = {
+            "rng": self._rng_state if self._rng_state is not None else torch.get_rng_state(),
+            "cuda_rng": self._cuda_rng_state,
+            "loader": self.loader.state_dict(),
+            "log_sums": {k: v.cpu() for k, v in self._sums.items()},
+            "log_count": self._n_summed,
+        }
         return {
             "step": self.step,
             "elapsed": self.elapsed,
+            "world_size": self.dist.world_size,
             "problem": self.problem.state_dict(),
-            "rng": self._rng_state if self._rng_state is not None else torch.get_rng_state(),
-            "cuda_rng": self._cuda_rng_state,
+            "ranks": distributed.gather(local, self.dist),
             "history": self.history,
             "best": self.best,
             "warnings": self.warnings,
@@ -125,17 +272,40 @@ class TrainerBase:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
-        self.problem.load_state_dict(state["problem"])
-        self._load_extra_state(state)
-        self.step = int(state["step"])
-        self.elapsed = float(state["elapsed"])
+        where = self.checkpoint_path or "the checkpoint"
+        if "ranks" not in state:
+            raise CheckpointError(f"{where} was written by an older biogan; train again without --resume")
+        if int(state["world_size"]) != self.dist.world_size:
+            raise CheckpointError(
+                f"{where} was written by {state['world_size']} processes; resume with the same number "
+                f"(now {self.dist.world_size})"
+            )
+        try:
+            self.problem.load_state_dict(state["problem"])
+            self._load_extra_state(state)
+        except (RuntimeError, KeyError) as err:
+            raise CheckpointError(
+                f"{where} does not match this model and data (other genes, labels or settings?): "
+                f"{str(err).splitlines()[0][:200]}"
+            ) from None
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.history = [dict(row) for row in state["history"]]
         self.best = state["best"]
         self.warnings = list(state.get("warnings", []))
-        self._rng_state = state["rng"].cpu()
-        self._cuda_rng_state = list(state.get("cuda_rng", []))
+        mine = state["ranks"][self.dist.rank]
+        self._rng_state = mine["rng"].cpu()
+        self._cuda_rng_state = mine["cuda_rng"]
+        self.loader.load_state_dict(mine["loader"])
+        self._sums = {k: v.to(self.device) for k, v in mine["log_sums"].items()}
+        self._n_summed = int(mine["log_count"])
 
     def save_checkpoint(self) -> Path:
-        """Write the training state to ``checkpoint_path`` atomically."""
+        """Write the training state to ``checkpoint_path`` atomically (rank 0 writes)."""
         assert self.checkpoint_path is not None
-        return save_state(self.checkpoint_path, self.state_dict())
+        state = self.state_dict()
+        if self.dist.is_main:
+            save_state(self.checkpoint_path, state)
+        return self.checkpoint_path
+
+
+__all__ = ["TrainerBase"]

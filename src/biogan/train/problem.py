@@ -1,73 +1,101 @@
-"""What the shared training loop needs from a model: two modules and a source of batches.
+"""What the one training schedule needs from a model: modules, a data source, and what a step computes.
 
-A new data type (genotypes, sequences, imputation) subclasses :class:`AdversarialProblem`; the loop in
-:mod:`biogan.train.loop` stays the same.
+A new data kind (genotypes, sequences, structures) subclasses :class:`AdversarialProblem` (or
+:class:`LikelihoodProblem`) and sets ``source`` to a :class:`~biogan.data.sources.ArraySource`; the
+trainer draws minibatches from it through the sampler :meth:`make_sampler` returns, so batches are
+sharded across DDP ranks and their order is checkpointed. All other randomness must come from torch's
+global generator, which the trainer seeds and checkpoints.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
+from biogan.data.samplers import Sampler, ShuffleSampler
+from biogan.data.sources import ArraySource
 from biogan.losses import AdversarialLoss, gradient_penalty
+from biogan.train.distributed import unwrap
+
+Logs = dict[str, torch.Tensor]
 
 
 @dataclass
 class Batch:
-    """Critic-ready samples ``x`` with their conditioning ``y`` (class codes) and free extras."""
+    """Critic-ready samples ``x`` (any shape ``(B, ...)``), their class codes ``y``, an optional ``mask``
+    of valid positions (padded sequences; broadcastable to ``x``) and free extras."""
 
     x: torch.Tensor
     y: torch.Tensor
     extra: dict[str, torch.Tensor] | None = None
+    mask: torch.Tensor | None = None
 
 
-class AdversarialProblem(nn.Module):
+class DataProblem(nn.Module):
+    """What every problem shares: a data ``source`` (``None`` once trained and saved) and its sampler."""
+
+    source: ArraySource | None = None
+
+    def make_sampler(self, seed: int, rank: int, world_size: int) -> Sampler:
+        """Uniform epochs over every row of ``source``, sharded per rank (override to stratify)."""
+        if self.source is None:
+            from biogan.errors import NotFittedError
+
+            raise NotFittedError("this model has no training data attached")
+        return ShuffleSampler(np.arange(len(self.source)), seed, rank, world_size)
+
+
+class AdversarialProblem(DataProblem):
     """Base class: owns ``generator`` and ``critic`` and says how batches are made and scored.
 
     Subclasses implement :meth:`real_batch` and :meth:`fake_batch`. The default critic and generator
-    objectives use ``self.loss`` (and a gradient penalty of weight ``self.gp_weight``); problems whose
-    game differs (GAIN's per-entry discriminator) override :meth:`critic_loss` / :meth:`generator_loss`.
-    All randomness must come from torch's global generator, which the loop seeds and checkpoints.
+    objectives use ``self.loss`` and a gradient penalty of weight ``self.gp_weight``; problems whose game
+    differs (GAIN's per-entry discriminator) override :meth:`critic_loss` / :meth:`generator_loss`. The
+    trainer passes the modules to use (DDP-wrapped where gradients must be synchronised).
     """
 
     generator: nn.Module
     critic: nn.Module
 
-    def __init__(self, loss: AdversarialLoss, gp_weight: float) -> None:
+    def __init__(self, loss: AdversarialLoss | None, gp_weight: float) -> None:
         super().__init__()
         self.loss = loss
         self.gp_weight = gp_weight
 
-    def real_batch(self, batch_size: int) -> Batch:  # pragma: no cover - abstract
-        """Draw a minibatch of real samples."""
+    def real_batch(self, rows: dict[str, torch.Tensor]) -> Batch:  # pragma: no cover - abstract
+        """Turn a minibatch of source rows into critic-ready real samples."""
         raise NotImplementedError
 
-    def fake_batch(self, real: Batch, generator: nn.Module | None = None) -> Batch:  # pragma: no cover
-        """Generate samples with the same conditioning as ``real`` (gradients flow to the generator)."""
+    def fake_batch(self, real: Batch, generator: nn.Module) -> Batch:  # pragma: no cover - abstract
+        """Generate samples with the conditioning of ``real`` (gradients flow to ``generator``)."""
         raise NotImplementedError
 
-    def score(self, batch: Batch) -> torch.Tensor:
+    def score(self, batch: Batch, critic: nn.Module) -> torch.Tensor:
         """Critic score of each sample."""
-        return self.critic(batch.x, batch.y)
+        return critic(batch.x, batch.y, batch.mask)
 
-    def critic_loss(self, real: Batch, fake: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def critic_loss(self, real: Batch, fake: Batch, critic: nn.Module) -> tuple[torch.Tensor, Logs]:
         """Critic objective and what to log (loss, Wasserstein estimate, gradient penalty)."""
-        real_scores, fake_scores = self.score(real), self.score(fake)
+        real_scores, fake_scores = self.score(real, critic), self.score(fake, critic)
+        assert self.loss is not None
         loss = self.loss.critic(real_scores, fake_scores)
-        logs = {"wasserstein": (real_scores.mean() - fake_scores.mean()).item()}
+        logs = {"wasserstein": (real_scores.mean() - fake_scores.mean()).detach()}
         if self.gp_weight > 0:
-            gp = gradient_penalty(lambda x: self.critic(x, real.y), real.x, fake.x)
+            plain = unwrap(critic)  # DDP does not support torch.autograd.grad through its wrapper
+            gp = gradient_penalty(lambda x: plain(x, real.y, real.mask), real.x, fake.x, real.mask)
             loss = loss + self.gp_weight * gp
-            logs["gradient_penalty"] = gp.item()
-        logs["critic_loss"] = loss.item()
+            logs["gradient_penalty"] = gp.detach()
+        logs["critic_loss"] = loss.detach()
         return loss, logs
 
-    def generator_loss(self, real: Batch, fake: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def generator_loss(self, real: Batch, fake: Batch, critic: nn.Module) -> tuple[torch.Tensor, Logs]:
         """Generator objective and what to log."""
-        loss = self.loss.generator(self.score(fake))
-        return loss, {"generator_loss": loss.item()}
+        assert self.loss is not None
+        loss = self.loss.generator(self.score(fake, critic))
+        return loss, {"generator_loss": loss.detach()}
 
     @torch.no_grad()
     def monitor(self, generator: nn.Module) -> dict[str, float]:
@@ -77,4 +105,25 @@ class AdversarialProblem(nn.Module):
     @torch.no_grad()
     def validation_score(self, generator: nn.Module) -> float | None:
         """A lower-is-better sample-quality score used to keep the best weights; ``None`` disables it."""
+        return None
+
+
+class LikelihoodProblem(DataProblem):
+    """What a likelihood model (VAE) supplies: a minibatch loss and, optionally, a validation score.
+
+    ``forward`` is the minibatch loss, so the trainer can wrap the whole problem in DDP.
+    """
+
+    def batch_loss(
+        self, rows: dict[str, torch.Tensor], step: int
+    ) -> tuple[torch.Tensor, Logs]:  # pragma: no cover - abstract
+        """Loss of one minibatch of source rows and what to log."""
+        raise NotImplementedError
+
+    def forward(self, rows: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, Logs]:
+        return self.batch_loss(rows, step)
+
+    @torch.no_grad()
+    def validation_score(self) -> float | None:
+        """A lower-is-better held-out score used to keep the best weights; ``None`` disables it."""
         return None
