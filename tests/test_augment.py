@@ -127,5 +127,7 @@ def test_cli_augment(small, fitted, tmp_path):
     result = CliRunner().invoke(app, [*args, "--target", "CD34+=10"])
     assert result.exit_code == 0, result.output
     assert "added" in result.output
-    result = CliRunner().invoke(app, [*args, "--target", "CD34+=1"])
+    result = CliRunner().invoke(app, [*args, "--target", "CD34+=10"])
+    assert result.exit_code == 2 and "already exists; pass --overwrite" in result.output
+    result = CliRunner().invoke(app, [*args, "--target", "CD34+=1", "--overwrite"])
     assert result.exit_code == 2 and "cannot be below" in result.output

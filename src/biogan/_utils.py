@@ -6,14 +6,14 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from biogan.errors import OutputPathError
+from biogan.errors import DeviceError, OutputPathError
 
 
 @contextlib.contextmanager
@@ -76,8 +76,68 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda'") from err
+    except (RuntimeError, TypeError):
+        raise DeviceError(f"unknown device {device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise DeviceError(f"device {device!r} is not supported: use 'auto', 'cpu', 'cuda' or 'cuda:N'")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was requested but no CUDA device is available; use --device auto")
+        raise DeviceError(f"device {device!r} was requested but this machine has no CUDA device; use cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise DeviceError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return dev
+
+
+def check_output(
+    path: str | os.PathLike,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    overwrite: bool = False,
+    folder: bool = False,
+) -> Path:
+    """Refuse an output that would destroy an input or an existing result, or that cannot be written.
+
+    Called before any work starts, so a bad ``--out`` fails in a second instead of after training.
+
+    Parameters
+    ----------
+    path
+        The output file (or folder with ``folder=True``).
+    inputs
+        Input files and folders (data, model folders): the output may not be one of them or lie inside one.
+    overwrite
+        Allow replacing an existing output.
+    folder
+        ``path`` is a folder that will hold several outputs.
+
+    Raises
+    ------
+    OutputPathError
+        The output equals or lies inside an input, exists (without ``overwrite``), or is not writable.
+    """
+    out = Path(path).expanduser().resolve()
+    for given in inputs:
+        if given is None:
+            continue
+        source = Path(given).expanduser().resolve()
+        if out == source or source in out.parents:
+            raise OutputPathError(
+                f"the output {path} would overwrite the input {given}; write somewhere else"
+            )
+    if out.exists() and not overwrite and not (folder and out.is_dir() and not any(out.iterdir())):
+        what = "folder" if out.is_dir() else "file"
+        raise OutputPathError(f"the output {what} {path} already exists; pass --overwrite to replace it")
+    if out.exists() and folder != out.is_dir():
+        wanted = "folder" if folder else "file"
+        raise OutputPathError(f"{path} exists and is not a {wanted}; give a {wanted} name")
+    _check_writable(out if folder else out.parent, path)
+    return out
+
+
+def _check_writable(directory: Path, shown: str | os.PathLike) -> None:
+    """Create ``directory`` if needed and prove a file can be written there."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".biogan-probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputPathError(f"cannot write to {shown}: {err.strerror or err}") from None

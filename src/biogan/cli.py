@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +27,7 @@ MaxMinutes = Annotated[float | None, typer.Option(help="Wall-clock budget")]
 Seed = Annotated[int, typer.Option()]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda (torchrun: one GPU per process)")]
 Resume = Annotated[bool, typer.Option(help="Continue from OUT/checkpoint.pt")]
+Overwrite = Annotated[bool, typer.Option(help="Replace an existing output")]
 ConfigFile = Annotated[
     Path | None, typer.Option("--config", help="JSON settings (e.g. a saved model's config.json)")
 ]
@@ -35,40 +37,59 @@ Settings = Annotated[
 ]
 
 
-def _train(
-    model_name: str,
-    build: Callable[[Any], tuple[Any, Callable[..., Any]]],
-    out: Path,
-    config: Path | None,
-    settings: list[str] | None,
-    device: str,
-    max_steps: int | None,
-    max_minutes: float | None,
-    resume: bool,
-) -> None:
-    """Settings from ``--config``/``--set``, the model from ``build(settings)``, training, one saved
-    folder; under ``torchrun`` every rank trains and rank 0 saves."""
+@dataclass
+class TrainRun:
+    """What every ``biogan train`` command is asked, whatever the data kind."""
+
+    input: Path
+    out: Path
+    max_steps: int | None
+    max_minutes: float | None
+    seed: int
+    device: str
+    resume: bool
+    overwrite: bool
+    config: Path | None
+    settings: list[str] | None
+
+    def check(self, model_name: str) -> Any:
+        """Every option, the output folder and the settings, before any data is read; the settings."""
+        from biogan._utils import check_output, resolve_device
+        from biogan.models import model_class
+        from biogan.models._config import settings_from_cli
+
+        if self.max_steps is not None and self.max_steps < 1:
+            raise InvalidDataError(f"--max-steps must be at least 1, not {self.max_steps}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise InvalidDataError(f"--max-minutes must be positive, not {self.max_minutes}")
+        resolve_device(self.device)
+        check_output(self.out, [self.input], overwrite=self.overwrite or self.resume, folder=True)
+        return settings_from_cli(model_class(model_name).config_class, self.config, self.settings or [])
+
+    def fit_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"resume": self.resume, "checkpoint_dir": self.out}
+        if self.max_steps is not None:
+            options["max_steps"] = self.max_steps
+        if self.max_minutes:
+            options["max_seconds"] = self.max_minutes * 60
+        return options
+
+
+def _train(run: TrainRun, hyper: Any, build: Callable[[Any], tuple[Any, Callable[..., Any]]]) -> None:
+    """The model from ``build(settings)``, training, one saved folder; under ``torchrun`` every rank
+    trains and rank 0 saves."""
     from biogan._utils import resolve_device
-    from biogan.models import model_class
-    from biogan.models._config import settings_from_cli
     from biogan.train import distributed
 
-    cls = model_class(model_name)
-    hyper = settings_from_cli(cls.config_class, config, settings or [])
-    with distributed.session(distributed.rank_device(resolve_device(device))) as ctx:
+    with distributed.session(distributed.rank_device(resolve_device(run.device))) as ctx:
         model, fit = build(hyper)
-        options: dict[str, Any] = {"resume": resume, "checkpoint_dir": out}
-        if max_steps is not None:
-            options["max_steps"] = max_steps
-        if max_minutes:
-            options["max_seconds"] = max_minutes * 60
-        fit(**options)
+        fit(**run.fit_options())
         if ctx.is_main:
-            model.save(out)
+            model.save(run.out)
             where = f" on {ctx.world_size} processes" if ctx.enabled else ""
             typer.echo(
                 f"trained {model.trainer.step} steps{where} in {model.train_seconds:.0f} s; "
-                f"model saved to {out}"
+                f"model saved to {run.out}"
             )
 
 
@@ -89,12 +110,15 @@ def _cells_command(model_name: str) -> Callable[..., None]:
         seed: Seed = 0,
         device: Device = "auto",
         resume: Resume = False,
+        overwrite: Overwrite = False,
         config: ConfigFile = None,
         set_: Settings = None,
     ) -> None:
         from biogan.data import read_cells
         from biogan.models import model_class
 
+        run = TrainRun(input, out, max_steps, max_minutes, seed, device, resume, overwrite, config, set_)
+        hyper = run.check(model_name)
         cls = model_class(model_name)
         adata = read_cells(input)
         cls.setup_anndata(adata, layer=pick_layer(adata, layer), labels_key=labels_key)
@@ -103,7 +127,7 @@ def _cells_command(model_name: str) -> Callable[..., None]:
             model = cls(adata, config=hyper, seed=seed, device=device)
             return model, model.fit
 
-        _train(model_name, build, out, config, set_, device, max_steps, max_minutes, resume)
+        _train(run, hyper, build)
 
     return command
 
@@ -126,19 +150,22 @@ def _table_command(model_name: str) -> Callable[..., None]:
         seed: Seed = 0,
         device: Device = "auto",
         resume: Resume = False,
+        overwrite: Overwrite = False,
         config: ConfigFile = None,
         set_: Settings = None,
     ) -> None:
         from biogan.data import read_table
         from biogan.models import model_class
 
+        run = TrainRun(input, out, max_steps, max_minutes, seed, device, resume, overwrite, config, set_)
+        hyper = run.check(model_name)
         cls, table = model_class(model_name), read_table(input, index)
 
         def build(hyper: Any) -> tuple[Any, Callable[..., Any]]:
             model = cls(config=hyper, seed=seed, device=device)
             return model, functools.partial(model.fit, table, labels_key, _split_names(categorical))
 
-        _train(model_name, build, out, config, set_, device, max_steps, max_minutes, resume)
+        _train(run, hyper, build)
 
     return command
 
@@ -153,7 +180,7 @@ def _register_train_commands() -> None:
     for name, cls in MODELS.items():
         command = COMMAND_MAKERS[cls.data_kind](name)
         command.__doc__ = (
-            f"Train a {cls.__name__} ({cls.data_kind}) and save it to OUT. Hyperparameters: "
+            f"{cls.__name__} ({cls.data_kind}): train on INPUT and save to OUT. Hyperparameters: "
             f"--config FILE.json and --set key=value (see biogan.{cls.config_class.__name__})."
         )
         train_app.command(name)(friendly_errors(command))
@@ -171,17 +198,24 @@ def sample(
     labels: Annotated[str | None, typer.Option(help="Counts per label: 'B cell=500,T cell=500'")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option()] = "auto",
+    overwrite: Overwrite = False,
 ) -> None:
     """Generate samples from a trained model, written in the format of its data kind."""
+    from biogan._utils import check_output, resolve_device
     from biogan.data.kinds import KINDS
     from biogan.models import load_model
 
-    if n is None and not labels:
-        raise ValueError("give -n (number of samples) or --labels 'name=count,...'")
+    requested = parse_label_counts(labels)
+    if n is None and not requested:
+        raise InvalidDataError("give -n (number of samples) or --labels 'name=count,...'")
+    if (n is not None and n < 1) or (requested is not None and sum(requested.values()) < 1):
+        raise InvalidDataError("ask for at least one sample (-n 1 or more, or --labels with a count above 0)")
+    resolve_device(device)
+    check_output(output, [model_dir], overwrite)
     model = load_model(model_dir, device=device)
     kind = KINDS[model.data_kind]
     kind.check_output(output)
-    synth = model.sample(n=n, labels=parse_label_counts(labels), seed=seed)
+    synth = model.sample(n=n, labels=requested, seed=seed)
     kind.write(synth, output, index=False)
     typer.echo(f"wrote {kind.size(synth)} to {output}")
 
@@ -213,16 +247,24 @@ def augment_command(
     ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option()] = "auto",
+    overwrite: Overwrite = False,
 ) -> None:
     """Append synthetic samples (flagged as 'biogan_synthetic') until labels reach TARGET.
 
     A .csv/.tsv whose header has the --labels-key column is a table (grown with a TabularGAN);
     anything else is read as cells x genes counts (grown with an ExpressionGAN).
     """
+    from biogan._utils import check_output, resolve_device
     from biogan.augmentation import augment, synthetic_flags
     from biogan.data.kinds import KINDS
     from biogan.models import load_model
 
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        raise InvalidDataError(f"--min-confidence is a probability between 0 and 1, not {min_confidence}")
+    if max_steps is not None and max_steps < 1:
+        raise InvalidDataError(f"--max-steps must be at least 1, not {max_steps}")
+    resolve_device(device)
+    check_output(out, [input, model_dir], overwrite)
     kind = KINDS["table" if _is_table_with(input, labels_key, index) else "cells"]
     kind.check_output(out)
     model = load_model(model_dir, device=device) if model_dir else None
@@ -266,10 +308,65 @@ def demo(
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option()] = "auto",
 ) -> None:
-    """Train on the bundled PBMC data (train half), sample the held-out half, print metrics."""
+    """Train on the bundled PBMC data (train half), sample the held-out half, print metrics.
+
+    OUT is the demo's own folder: a second run replaces what the first wrote there.
+    """
+    from biogan._utils import check_output, resolve_device
     from biogan.demo import run_demo
 
+    resolve_device(device)
+    check_output(out, [], overwrite=True, folder=True)
     run_demo(out, max_steps=max_steps, max_seconds=max_minutes * 60, seed=seed, device=device)
+
+
+@app.command("doctor")
+@friendly_errors
+def doctor() -> None:
+    """Versions, devices, threads and where outputs go: what to paste into a bug report."""
+    import os
+    import platform
+    from importlib.metadata import version
+
+    import torch
+
+    import biogan
+
+    cuda = torch.cuda.is_available()
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else []
+    lines = {
+        "biogan": biogan.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "anndata": version("anndata"),
+        "scanpy": version("scanpy"),
+        "platform": platform.platform(),
+        "cpu cores": str(os.cpu_count()),
+        "torch threads": str(torch.get_num_threads()),
+        "cuda": f"yes, {len(gpus)} device(s): {', '.join(gpus)}" if cuda else "no (training runs on the CPU)",
+        "device auto": "cuda" if cuda else "cpu",
+        "distributed": ("gloo, nccl" if cuda else "gloo") if torch.distributed.is_available() else "missing",
+        "working folder": str(Path.cwd()),
+    }
+    for key, value in lines.items():
+        typer.echo(f"{key:>15}: {value}")
+
+
+def _version(value: bool) -> None:
+    if value:
+        import biogan
+
+        typer.echo(f"biogan {biogan.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
+    ] = False,
+) -> None:
+    """Generative adversarial networks for biological data."""
 
 
 app.command("impute")(friendly_errors(impute))

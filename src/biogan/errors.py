@@ -33,6 +33,10 @@ class OutputPathError(BioganError, OSError):
     """An output file or folder cannot be written."""
 
 
+class DeviceError(BioganError, ValueError):
+    """A ``--device`` that does not exist on this machine."""
+
+
 class ConfigError(BioganError, ValueError):
     """A hyperparameter that does not exist or has a value of the wrong type or range."""
 

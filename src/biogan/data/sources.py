@@ -27,8 +27,9 @@ class ArraySource:
     Parameters
     ----------
     **fields
-        Named per-row data, e.g. ``counts=csr, label=codes``. Float arrays become float32 tensors,
-        integer arrays int64; a ``mask`` field (optional) marks valid positions of padded inputs.
+        Named per-row data, e.g. ``counts=csr, label=codes``. NumPy float arrays and sparse matrices
+        become float32, integer arrays int64; tensors are kept as they are (dtype and device). A ``mask``
+        field (optional) marks valid positions of padded inputs.
     """
 
     def __init__(self, **fields: Field) -> None:

@@ -35,10 +35,15 @@ def impute(
     clip: Annotated[bool, typer.Option(help="Keep imputations within each column's observed range")] = True,
     index: Annotated[bool, typer.Option(help="The first column of a table holds row names")] = True,
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output")] = False,
 ) -> Path:
     """Impute every missing value of INPUT with GANImputer and write the result to OUTPUT atomically."""
+    from biogan._utils import check_output
     from biogan.impute.imputer import GANImputer
 
+    if max_steps < 1:
+        raise InvalidDataError(f"--max-steps must be at least 1, not {max_steps}")
+    check_output(output, [input], overwrite)
     in_kind, out_kind = _kind(input), _kind(output)
     if (in_kind == "h5ad") != (out_kind == "h5ad"):
         raise InvalidDataError("an .h5ad input needs an .h5ad output, and a table a .csv/.tsv output")

@@ -166,7 +166,7 @@ class GAINProblem(AdversarialProblem):
             z = None
             if s.noise_dim:
                 shape = (x.shape[0], s.noise_dim)
-                z = torch.randn(shape) if random else torch.zeros(shape)
+                z = torch.randn(shape, device=x.device) if random else torch.zeros(shape, device=x.device)
             return x, z
         noise = 0.01 * torch.rand_like(x) if random else torch.full_like(x, 0.005)
         return mask * x + (1 - mask) * noise, None

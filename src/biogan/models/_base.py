@@ -1,9 +1,10 @@
 """What every user-facing model class shares: settings, the trainer, history, and its saved folder.
 
 A saved model is a folder with ``config.json`` (settings and everything needed to rebuild the networks),
-``model.pt`` (weights, loaded with ``weights_only=True``) and ``history.csv``. Subclasses say what they
-add to ``config.json`` (:meth:`GenerativeModel._describe` / :meth:`GenerativeModel._restore`) and how
-to rebuild their networks from ``model.pt``.
+``model.pt`` (weights, loaded with ``weights_only=True``), ``history.csv`` and ``manifest.json`` (the
+SHA-256 of each, written last and checked on load). Subclasses say what they add to ``config.json``
+(:meth:`GenerativeModel._describe` / :meth:`GenerativeModel._restore`) and how to rebuild their networks
+from ``model.pt``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from biogan.models._config import apply_overrides, config_from_dict, config_to_d
 from biogan.models._shared import counts_anndata, read_history, read_metadata, requested_codes
 from biogan.train import load_state, save_state
 from biogan.train.base import TrainerBase
+from biogan.train.checkpoint import verify_manifest, write_manifest
 from biogan.train.distributed import rank_device
 
 MODEL_FILE, CONFIG_FILE, HISTORY_FILE, CHECKPOINT_FILE = (
@@ -82,8 +84,6 @@ class GenerativeModel:
         if self.trainer is None:
             path = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir else None
             self.trainer = self.trainer_class(self.problem, self.config.train, self.seed, path, self.device)
-        if resume and self.trainer.checkpoint_path is None:
-            raise CheckpointError("resume=True needs the checkpoint_dir of the interrupted run")
         self.trainer.fit(max_steps, max_seconds=max_seconds, resume=resume, progress=progress)
         self.train_seconds = self.trainer.elapsed
         self._sampler = self._sampler_from_training()
@@ -125,6 +125,7 @@ class GenerativeModel:
             "warnings": self.warnings,
         }
         write_json(path / CONFIG_FILE, meta)
+        write_manifest(path, [CONFIG_FILE, MODEL_FILE, HISTORY_FILE])  # last: a complete save only
         return path
 
     @classmethod
@@ -132,6 +133,7 @@ class GenerativeModel:
         """Load a model written by :meth:`save`."""
         path = Path(path)
         meta = read_metadata(path / CONFIG_FILE, cls.__name__)
+        verify_manifest(path)
         try:
             model = cls._blank(config_from_dict(cls.config_class, meta["config"]), meta["seed"], device)
             model._restore(meta)

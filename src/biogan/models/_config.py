@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import numbers
 import os
 import types
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+
+import numpy as np
 
 from biogan.errors import ConfigError
 
@@ -44,6 +47,8 @@ def config_from_dict(cls: type[T], values: Mapping[str, Any], prefix: str = "") 
     for name, value in values.items():
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                value = config_to_dict(value)
             if not isinstance(value, Mapping):
                 raise ConfigError(
                     f"setting {prefix}{name} is a group of settings; use {prefix}{name}.<key>=..."
@@ -88,10 +93,7 @@ def parse_settings(items: Iterable[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"cannot read --set {item!r}: write key=value, e.g. --set train.batch_size=256")
-        try:
-            out[key.strip()] = json.loads(text)
-        except json.JSONDecodeError:
-            out[key.strip()] = text
+        out[key.strip()] = _json_or_text(text)
     return out
 
 
@@ -121,34 +123,56 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
     """``value`` as the type ``hint`` names (ints for floats, lists for tuples), or a ConfigError."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        options = [h for h in typing.get_args(hint) if h is not type(None)]
-        if value is None and len(options) < len(typing.get_args(hint)):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
             return None
-        hint, origin = options[0], typing.get_origin(options[0])
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _coerce(value, option, name)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if errors else f"setting {name} cannot be {value!r}")
+    if dataclasses.is_dataclass(hint) and dataclasses.is_dataclass(value):
+        return value
     if origin is tuple:
-        if isinstance(value, str):
-            value = [v for v in value.replace("(", "").replace(")", "").split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"setting {name} takes a list, e.g. [256, 512]; got {value!r}")
-        inner = typing.get_args(hint)[0] if typing.get_args(hint) else Any
-        return tuple(_coerce(json.loads(v) if isinstance(v, str) else v, inner, name) for v in value)
+        return _coerce_tuple(value, typing.get_args(hint), name)
     if hint is bool:
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        if not isinstance(value, bool):
+        if not isinstance(value, (bool, np.bool_)):
             raise ConfigError(f"setting {name} takes true or false; got {value!r}")
-        return value
+        return bool(value)
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
             raise ConfigError(f"setting {name} takes an integer; got {value!r}")
-        return value
+        return int(value)
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise ConfigError(f"setting {name} takes a number; got {value!r}")
         return float(value)
     if hint is str and not isinstance(value, str):
         raise ConfigError(f"setting {name} takes text; got {value!r}")
     return value
+
+
+def _coerce_tuple(value: Any, args: tuple, name: str) -> tuple:
+    """A list (or ``"256,512"``) as the tuple ``tuple[int, ...]`` or ``tuple[int, int]`` names."""
+    if isinstance(value, str):
+        value = [_json_or_text(v.strip()) for v in value.strip("()[] ").split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"setting {name} takes a list, e.g. [256, 512]; got {value!r}")
+    if args and args[-1] is not Ellipsis and len(value) != len(args):
+        raise ConfigError(f"setting {name} takes {len(args)} values; got {len(value)}")
+    inner = [args[0]] * len(value) if args and args[-1] is Ellipsis else (args or [Any] * len(value))
+    return tuple(_coerce(v, h, name) for v, h in zip(value, inner, strict=True))
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def _unknown_message(keys: list[str], cls: type, prefix: str = "") -> str:

@@ -280,7 +280,8 @@ def make_generator(n_genes: int, n_components: int, config: ExpressionGANConfig)
         n_genes,
         config.generator_hidden,
         n_covariates=1,
-        learn_dispersion=config.learn_dispersion,
+        # Poisson counts ignore the dispersions: a parameter without gradient would stall DDP's all-reduce.
+        learn_dispersion=config.learn_dispersion and config.count_noise == "nb",
     )
 
 

@@ -130,7 +130,8 @@ class CountVAEProblem(LikelihoodProblem):
         kl_weight = self.kl_weight = min(1.0, (step + 1) / max(self.config.kl_warmup_steps, 1))
         loss = nll.mean() + kl_weight * kl.mean()
         logs = {"loss": loss, "reconstruction": nll.mean(), "kl": kl.mean()}
-        return loss, {**{k: v.detach() for k, v in logs.items()}, "kl_weight": torch.tensor(kl_weight)}
+        weight = torch.tensor(kl_weight, device=loss.device)  # made on the device: no copy per step
+        return loss, {**{k: v.detach() for k, v in logs.items()}, "kl_weight": weight}
 
     @torch.no_grad()
     def validation_score(self) -> float | None:
@@ -139,9 +140,12 @@ class CountVAEProblem(LikelihoodProblem):
         # such weights must not be kept as "best".
         if self.source is None or len(self.val_idx) == 0 or self.kl_weight < 1.0:
             return None
-        rows = self.source.fetch(self.val_idx, self.class_size.device)
-        nll, kl = self.vae(rows["counts"], rows["label"], sample=False)
-        return float((nll + kl).mean())
+        total, device = 0.0, self.class_size.device
+        for start in range(0, len(self.val_idx), 4096):  # densify one chunk at a time, never the split
+            rows = self.source.fetch(self.val_idx[start : start + 4096], device)
+            nll, kl = self.vae(rows["counts"], rows["label"], sample=False)
+            total += float((nll + kl).sum())
+        return total / len(self.val_idx)
 
     @torch.no_grad()
     def fit_latent_prior(self, source: ArraySource, batch_size: int = 4096) -> None:

@@ -157,6 +157,19 @@ def _model_columns(frame: pd.DataFrame, columns: list[Any], option: str) -> pd.D
     return frame[picked].set_axis(columns, axis=1)
 
 
+EMBEDDINGS = ("umap", "pca")
+Overwrite = Annotated[bool, typer.Option(help="Replace the files of an existing output folder")]
+
+
+def _check_before_work(out: Path, inputs: list[Path | None], overwrite: bool, embedding: str) -> None:
+    """Refuse a bad --embedding or an --out that is an input or not writable, before any metric runs."""
+    from biogan._utils import check_output
+
+    if embedding not in EMBEDDINGS:
+        raise InvalidDataError(f"unknown --embedding {embedding!r}: use {' or '.join(EMBEDDINGS)}")
+    check_output(out, inputs, overwrite=overwrite, folder=True)
+
+
 # ---------------------------------------------------------------------------------------- commands
 @friendly_errors
 def evaluate_command(
@@ -179,10 +192,12 @@ def evaluate_command(
     ] = None,
     embedding: Annotated[str, typer.Option(help="Cells: umap or pca")] = "umap",
     seed: Annotated[int, typer.Option()] = 0,
+    overwrite: Overwrite = False,
 ) -> None:
     """Compare synthetic with real data: metric table with controls and an HTML report."""
     from biogan.metrics import evaluate
 
+    _check_before_work(out, [real, synth, train], overwrite, embedding)
     kind = input_kind(real, kind)
     real_data, synth_data = read_input(real, kind, layer, index), read_input(synth, kind, layer, index)
     train_data = read_input(train, kind, layer, index) if train is not None else None
@@ -221,11 +236,17 @@ def report_command(
     embedding: Annotated[str, typer.Option(help="Cells: umap or pca")] = "umap",
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    overwrite: Overwrite = False,
 ) -> None:
     """Sample a trained model like the real data and report metrics, pictures and training curves."""
+    from biogan._utils import resolve_device
     from biogan.metrics import evaluate
     from biogan.models import load_model
 
+    if n is not None and n < 1:
+        raise InvalidDataError(f"-n must be at least 1, not {n}")
+    resolve_device(device)
+    _check_before_work(out, [model_dir, real, train], overwrite, embedding)
     model = load_model(model_dir, device)
     kind = getattr(model, "data_kind", None)
     if kind not in REPORT_INPUTS:
@@ -277,12 +298,16 @@ def compare_command(
     embedding: Annotated[str, typer.Option(help="umap or pca")] = "umap",
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    overwrite: Overwrite = False,
 ) -> None:
     """Train several models on the same training split and judge them on the held-out cells."""
+    from biogan._utils import resolve_device
     from biogan.data import stratified_split
     from biogan.metrics import evaluate_many
     from biogan.models import ExpressionGAN
 
+    resolve_device(device)
+    _check_before_work(out, [cells], overwrite, embedding)
     names = [m.strip().lower() for m in models.split(",") if m.strip()]
     unknown = sorted(set(names) - set(MODEL_CHOICES))
     if unknown or not names:

@@ -10,6 +10,7 @@ Logged values are summed on the device and copied to the host only at log steps.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import time
@@ -26,7 +27,7 @@ from biogan.data.samplers import derived_seed
 from biogan.data.sources import BatchLoader
 from biogan.errors import CheckpointError, TrainingWarning
 from biogan.train import distributed
-from biogan.train.checkpoint import load_state, save_state
+from biogan.train.checkpoint import TrainingLock, load_state, save_state
 from biogan.train.config import ScheduleConfig
 from biogan.train.diagnostics import RULES
 
@@ -83,6 +84,7 @@ class TrainerBase:
         self._sums: dict[str, torch.Tensor] = {}
         self._n_summed = 0
         self._window_start = 0.0
+        self._last_checkpoint = 0.0
 
     # ------------------------------------------------------------------ what a subclass supplies
     def train_step(self) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
@@ -117,14 +119,38 @@ class TrainerBase:
         With ``resume=True`` the state is first restored from ``checkpoint_path`` when it exists.
         Calling ``fit`` again continues where the previous call stopped.
         """
-        with self._forked_rng():
-            if resume and self.checkpoint_path and self.checkpoint_path.exists():
-                self.load_state_dict(load_state(self.checkpoint_path, self.device))
-            self._restore_rng()
-            self._loop(max_steps, max_seconds, progress and self.dist.is_main)
-            self._save_rng()
-        if self.checkpoint_path:
-            self.save_checkpoint()
+        if max_steps < 0:  # 0 is allowed: the untrained starting point (what baselines compare against)
+            raise ValueError(f"max_steps must be >= 0, not {max_steps}")
+        owns_folder = self.checkpoint_path is not None and self.dist.is_main
+        lock = TrainingLock(self.checkpoint_path.parent) if owns_folder else None
+        if lock is not None:
+            lock.acquire()  # a second training into the same folder fails here, before any work
+        try:
+            with self._forked_rng():
+                if resume:
+                    self._resume()
+                self._restore_rng()
+                self._loop(max_steps, max_seconds, progress and self.dist.is_main)
+                self._save_rng()
+            if self.checkpoint_path:
+                self.save_checkpoint()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _resume(self) -> None:
+        if self.checkpoint_path is None:
+            raise CheckpointError("resume=True needs the checkpoint_dir of the interrupted run")
+        # Rank 0 decides for everyone, so ranks never disagree about where training starts.
+        found = distributed.broadcast(self.checkpoint_path.exists(), self.dist)
+        if found:
+            self.load_state_dict(load_state(self.checkpoint_path, self.device))
+        elif self.step == 0:
+            warnings.warn(
+                f"nothing to resume: {self.checkpoint_path} does not exist, so training starts from step 0",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _loop(self, max_steps: int, max_seconds: float | None, progress: bool) -> None:
         cfg = self.config
@@ -145,7 +171,7 @@ class TrainerBase:
                 self._log(bar)
             if cfg.eval_every and (self.step % cfg.eval_every == 0 or out_of_time):
                 self._evaluate()
-            if self.checkpoint_path and self.step % cfg.checkpoint_every == 0:
+            if self.checkpoint_path and self._checkpoint_due():
                 self._save_rng()
                 self.save_checkpoint()
             bar.update(1)
@@ -161,6 +187,21 @@ class TrainerBase:
         # Ranks must stop at the same step: agree on the slowest clock, but only at log steps.
         at_log_step = self.step % self.config.log_every == 0
         return at_log_step and distributed.all_max(self.elapsed, self.dist) >= max_seconds
+
+    def _checkpoint_due(self) -> bool:
+        """Every ``checkpoint_every`` steps, and also once ``checkpoint_seconds`` have passed since the
+        last one (so a kill in the first minutes loses little; saving does not touch the RNG, so resume
+        stays exact whenever it happened)."""
+        cfg = self.config
+        if self.step % cfg.checkpoint_every == 0:
+            return True
+        if not cfg.checkpoint_seconds:
+            return False
+        waited = self.elapsed - self._last_checkpoint
+        if not self.dist.enabled:
+            return waited >= cfg.checkpoint_seconds
+        at_log_step = self.step % cfg.log_every == 0  # ranks must agree: decide only there
+        return at_log_step and distributed.all_max(waited, self.dist) >= cfg.checkpoint_seconds
 
     def _optimizer_step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         """Backward, optional gradient clipping, step: the one place every update goes through."""
@@ -228,16 +269,19 @@ class TrainerBase:
     # ------------------------------------------------------------------ randomness
     @contextlib.contextmanager
     def _forked_rng(self, seed: int | None = None) -> Iterator[None]:
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        devices = [self._cuda_index()] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             if seed is not None:
                 torch.manual_seed(seed)
             yield
 
+    def _cuda_index(self) -> int:
+        return self.device.index if self.device.index is not None else torch.cuda.current_device()
+
     def _save_rng(self) -> None:
         self._rng_state = torch.get_rng_state()
         if self.device.type == "cuda":
-            self._cuda_rng_state = torch.cuda.get_rng_state(self.device)
+            self._cuda_rng_state = torch.cuda.get_rng_state(self._cuda_index())
 
     def _restore_rng(self) -> None:
         if self._rng_state is None:  # each rank draws its own noise, rank 0 exactly as one process
@@ -246,7 +290,7 @@ class TrainerBase:
             return
         torch.set_rng_state(self._rng_state)
         if self.device.type == "cuda" and self._cuda_rng_state is not None:
-            torch.cuda.set_rng_state(self._cuda_rng_state.cpu(), self.device)
+            torch.cuda.set_rng_state(self._cuda_rng_state.cpu(), self._cuda_index())
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -262,6 +306,8 @@ class TrainerBase:
             "step": self.step,
             "elapsed": self.elapsed,
             "world_size": self.dist.world_size,
+            "settings": dataclasses.asdict(self.config),
+            "rows": len(self.problem.source) if self.problem.source is not None else None,
             "problem": self.problem.state_dict(),
             "ranks": distributed.gather(local, self.dist),
             "history": self.history,
@@ -279,6 +325,20 @@ class TrainerBase:
             raise CheckpointError(
                 f"{where} was written by {state['world_size']} processes; resume with the same number "
                 f"(now {self.dist.world_size})"
+            )
+        rows = len(self.problem.source) if self.problem.source is not None else None
+        if state.get("rows") not in (None, rows):
+            raise CheckpointError(
+                f"{where} was written for {state['rows']} training samples but this data has {rows}; "
+                "resume with the same data or start a new --out"
+            )
+        now = dataclasses.asdict(self.config)
+        saved = state.get("settings", now)
+        changed = [f"{k} {saved.get(k)!r} -> {now[k]!r}" for k in now if saved.get(k) != now[k]]
+        if changed:
+            raise CheckpointError(
+                f"{where} was written with other training settings ({'; '.join(changed)}); resume with "
+                "the same settings or start a new --out"
             )
         try:
             self.problem.load_state_dict(state["problem"])
@@ -305,6 +365,8 @@ class TrainerBase:
         state = self.state_dict()
         if self.dist.is_main:
             save_state(self.checkpoint_path, state)
+        distributed.barrier(self.dist)  # nobody reads the checkpoint before it is complete
+        self._last_checkpoint = self.elapsed
         return self.checkpoint_path
 
 

@@ -19,6 +19,9 @@ class ScheduleConfig:
         Steps between validation scores used to keep the best weights (0 disables).
     checkpoint_every
         Steps between checkpoints when a checkpoint path is set.
+    checkpoint_seconds
+        Also checkpoint when this much training time has passed since the last checkpoint (0: only by
+        steps), so a kill early in a slow run loses at most this much work.
     grad_clip
         Clip each optimiser's gradient norm to this value (0 disables).
     """
@@ -27,14 +30,15 @@ class ScheduleConfig:
     log_every: int = 10
     eval_every: int = 50
     checkpoint_every: int = 250
+    checkpoint_seconds: float = 60.0
     grad_clip: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "log_every", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
-        if self.eval_every < 0 or self.grad_clip < 0:
-            raise ValueError("eval_every and grad_clip must be >= 0")
+        if self.eval_every < 0 or self.grad_clip < 0 or self.checkpoint_seconds < 0:
+            raise ValueError("eval_every, checkpoint_seconds and grad_clip must be >= 0")
 
 
 @dataclass
@@ -43,7 +47,7 @@ class TrainConfig(ScheduleConfig):
 
     Parameters
     ----------
-    batch_size, log_every, eval_every, checkpoint_every, grad_clip
+    batch_size, log_every, eval_every, checkpoint_every, checkpoint_seconds, grad_clip
         See :class:`ScheduleConfig`.
     n_critic
         Critic updates per generator update.
@@ -76,7 +80,7 @@ class LikelihoodTrainConfig(ScheduleConfig):
 
     Parameters
     ----------
-    batch_size, log_every, eval_every, checkpoint_every, grad_clip
+    batch_size, log_every, eval_every, checkpoint_every, checkpoint_seconds, grad_clip
         See :class:`ScheduleConfig`.
     lr
         Adam learning rate (one optimiser).

@@ -3,8 +3,9 @@
 ``torchrun --nproc_per_node=N -m biogan train ...`` sets ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``;
 :func:`init_from_env` then joins the process group (gloo on CPU, nccl on CUDA). The trainer reads the
 group through :func:`context` and wraps generator and critic in
-:class:`torch.nn.parallel.DistributedDataParallel`; everything else (logs, evaluation, checkpoints) stays
-on rank 0.
+:class:`torch.nn.parallel.DistributedDataParallel`. Every rank evaluates (same weights, same seeded
+randomness, so the same best step) and takes part in gathering a checkpoint's state; only rank 0 prints,
+warns and writes files.
 """
 
 from __future__ import annotations
@@ -81,12 +82,18 @@ def rank_device(device: torch.device) -> torch.device:
     return device
 
 
-def wrap(module: nn.Module, ctx: DistContext, device: torch.device) -> nn.Module:
-    """``module`` in DDP when several processes train, else ``module`` itself."""
+def wrap(
+    module: nn.Module, ctx: DistContext, device: torch.device, broadcast_buffers: bool = True
+) -> nn.Module:
+    """``module`` in DDP when several processes train, else ``module`` itself.
+
+    ``broadcast_buffers=False`` for modules whose buffers never change while training (data statistics):
+    DDP would otherwise copy them from rank 0 at every forward pass.
+    """
     if not ctx.enabled or not any(p.requires_grad for p in module.parameters()):
         return module
     device_ids = [device.index or 0] if device.type == "cuda" else None
-    return DistributedDataParallel(module, device_ids=device_ids)
+    return DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=broadcast_buffers)
 
 
 def unwrap(module: nn.Module) -> nn.Module:
@@ -116,6 +123,15 @@ def all_max(value: float, ctx: DistContext) -> float:
     return float(tensor.item())
 
 
+def broadcast(obj: Any, ctx: DistContext) -> Any:
+    """Rank 0's ``obj`` on every rank."""
+    if not ctx.enabled:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def gather(obj: Any, ctx: DistContext) -> list[Any]:
     """``obj`` of every rank, in rank order (on every rank)."""
     if not ctx.enabled:
@@ -136,6 +152,7 @@ __all__ = [
     "all_max",
     "all_mean",
     "barrier",
+    "broadcast",
     "context",
     "gather",
     "init_from_env",

@@ -60,7 +60,7 @@ class LikelihoodTrainer(TrainerBase):
         super().__init__(problem, config, seed, checkpoint_path, device)
         params = [p for p in problem.parameters() if p.requires_grad]
         self.opt = torch.optim.Adam(params, config.lr, weight_decay=config.weight_decay)
-        self.module = wrap(problem, self.dist, self.device)
+        self.module = wrap(problem, self.dist, self.device, broadcast_buffers=False)
 
     def train_step(self) -> dict[str, torch.Tensor]:
         loss, logs = self.module(self.loader.next(), self.step)

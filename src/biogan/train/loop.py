@@ -47,12 +47,12 @@ class AdversarialTrainer(TrainerBase):
         device: torch.device | str = "cpu",
     ) -> None:
         super().__init__(problem, config, seed, checkpoint_path, device)
-        self.ema = make_ema(problem.generator)
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(problem.generator.parameters(), config.lr_generator, betas=betas)
         self.opt_d = torch.optim.Adam(problem.critic.parameters(), config.lr_critic, betas=betas)
-        self.generator = wrap(problem.generator, self.dist, self.device)
+        self.generator = wrap(problem.generator, self.dist, self.device)  # DDP copies rank 0's weights
         self.critic = wrap(problem.critic, self.dist, self.device)
+        self.ema = make_ema(problem.generator)  # after the wrap: the same start on every rank
 
     def train_step(self) -> dict[str, torch.Tensor]:
         problem, cfg = self.problem, self.config

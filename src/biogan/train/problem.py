@@ -26,7 +26,8 @@ Logs = dict[str, torch.Tensor]
 @dataclass
 class Batch:
     """Critic-ready samples ``x`` (any shape ``(B, ...)``), their class codes ``y``, an optional ``mask``
-    of valid positions (padded sequences; broadcastable to ``x``) and free extras."""
+    of valid positions (padded sequences: the leading dimensions of ``x``, e.g. ``(B, L)`` for
+    ``(B, L, A)``) and free extras."""
 
     x: torch.Tensor
     y: torch.Tensor
