@@ -98,7 +98,7 @@ def test_save_load_round_trip_and_corrupt_files(fitted, tmp_path):
     pd.testing.assert_frame_equal(loaded.sample(n=40, seed=2), fitted.sample(n=40, seed=2))
     assert len(loaded.history) == len(fitted.history)
     (tmp_path / "m" / "model.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match=r"cannot be read|corrupt"):
+    with pytest.raises(CheckpointError, match=r"model\.pt is damaged"):
         TabularGAN.load(tmp_path / "m")
     (tmp_path / "m" / "config.json").write_text('{"model": "ExpressionGAN"}')
     with pytest.raises(CheckpointError, match="TabularGAN"):
@@ -260,4 +260,8 @@ def test_cli_train_sample_and_augment_a_table(table, tmp_path):
     grown = pd.read_csv(tmp_path / "a.csv")
     pd.testing.assert_frame_equal(grown[~grown[SYNTHETIC_KEY]].drop(columns=[SYNTHETIC_KEY]), table)
     result = runner.invoke(app, [*args, "--model-dir", str(tmp_path / "m"), "--no-index", "--target", "1=2"])
+    assert result.exit_code == 2 and "already exists; pass --overwrite" in result.output
+    result = runner.invoke(
+        app, [*args, "--model-dir", str(tmp_path / "m"), "--no-index", "--target", "1=2", "--overwrite"]
+    )
     assert result.exit_code == 2 and "cannot be below" in result.output

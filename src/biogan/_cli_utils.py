@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from biogan.errors import BioganError
+from biogan.errors import BioganError, InvalidDataError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,7 +35,7 @@ def parse_label_counts(text: str | None) -> dict[str, int] | None:
     for item in text.split(","):
         label, sep, count = item.rpartition("=")
         if not sep or not label.strip() or not count.strip().isdigit():
-            raise ValueError(f"cannot read {item!r}: write labels as 'name=count,name=count'")
+            raise InvalidDataError(f"cannot read {item!r}: write labels as 'name=count,name=count'")
         out[label.strip()] = int(count)
     return out
 

@@ -113,6 +113,9 @@ def _cells_command(model_name: str) -> Callable[..., None]:
         overwrite: Overwrite = False,
         config: ConfigFile = None,
         set_: Settings = None,
+        allow_large_counts: Annotated[
+            bool, typer.Option(help="Accept counts above 2^31 - 1 (refused by default)")
+        ] = False,
     ) -> None:
         from biogan.data import read_cells
         from biogan.models import model_class
@@ -121,7 +124,12 @@ def _cells_command(model_name: str) -> Callable[..., None]:
         hyper = run.check(model_name)
         cls = model_class(model_name)
         adata = read_cells(input)
-        cls.setup_anndata(adata, layer=pick_layer(adata, layer), labels_key=labels_key)
+        cls.setup_anndata(
+            adata,
+            layer=pick_layer(adata, layer),
+            labels_key=labels_key,
+            allow_large_counts=allow_large_counts,
+        )
 
         def build(hyper: Any) -> tuple[Any, Callable[..., Any]]:
             model = cls(adata, config=hyper, seed=seed, device=device)
@@ -248,6 +256,9 @@ def augment_command(
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option()] = "auto",
     overwrite: Overwrite = False,
+    force: Annotated[
+        bool, typer.Option(help="Allow targets beyond 10x the largest real label (memory is still checked)")
+    ] = False,
 ) -> None:
     """Append synthetic samples (flagged as 'biogan_synthetic') until labels reach TARGET.
 
@@ -276,7 +287,13 @@ def augment_command(
     options: dict[str, Any] = {"max_steps": max_steps} if max_steps is not None else {}
     if kind.name == "cells":
         options["layer"] = pick_layer(data, layer)
-    common = {"model": model, "seed": seed, "min_confidence": min_confidence, "device": device}
+    common = {
+        "model": model,
+        "seed": seed,
+        "min_confidence": min_confidence,
+        "device": device,
+        "force": force,
+    }
     result = augment(data, labels_key, target, **common, **options)
     kind.write(result, out, index=index)
     added = int(synthetic_flags(result).sum())
@@ -292,7 +309,11 @@ def _is_table_with(path: Path, column: str, index: bool) -> bool:
     if path.suffix.lower() not in TABLE_SEPARATORS or not path.is_file():
         return False
     sep = TABLE_SEPARATORS[path.suffix.lower()]
-    return column in pd.read_csv(path, sep=sep, nrows=0, index_col=0 if index else None).columns
+    try:
+        header = pd.read_csv(path, sep=sep, nrows=0, index_col=0 if index else None).columns
+    except (ValueError, OSError, pd.errors.ParserError):
+        return False  # not a readable table: read as cells, whose reader gives the one-line error
+    return column in header
 
 
 def _split_names(text: str | None) -> list[str]:
@@ -315,6 +336,10 @@ def demo(
     from biogan._utils import check_output, resolve_device
     from biogan.demo import run_demo
 
+    if max_steps < 1:
+        raise InvalidDataError(f"--max-steps must be at least 1, not {max_steps}")
+    if max_minutes <= 0:
+        raise InvalidDataError(f"--max-minutes must be positive, not {max_minutes}")
     resolve_device(device)
     check_output(out, [], overwrite=True, folder=True)
     run_demo(out, max_steps=max_steps, max_seconds=max_minutes * 60, seed=seed, device=device)

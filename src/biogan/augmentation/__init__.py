@@ -27,6 +27,7 @@ def augment(
     seed: int = 0,
     min_confidence: float | None = None,
     device: str = "auto",
+    force: bool = False,
     **options: Any,
 ) -> Any:
     """Append synthetic samples so that labels reach ``target``; real samples are returned unchanged.
@@ -45,6 +46,11 @@ def augment(
     seed, min_confidence, device
         Seed of training and sampling; keep only samples a classifier trained on the real data assigns
         to their label with this probability; device.
+    force
+        Allow a target that grows a label beyond
+        :data:`~biogan.data.validation.MAX_AUGMENT_FACTOR` (10) x the largest real label; without it
+        such a target is refused before any training. A request that would not fit in memory is
+        refused either way.
 
     Returns
     -------
@@ -59,6 +65,7 @@ def augment(
         seed=seed,
         min_confidence=min_confidence,
         device=device,
+        force=force,
         **options,
     )
 

@@ -1,15 +1,16 @@
-"""What cell and table augmentation share: targets, the single-sample rule, confident sampling, copies."""
+"""What cell and table augmentation share: targets, the data rules, confident sampling, copies."""
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from biogan.data.validation import check_enough, check_growth, check_training_labels
 from biogan.errors import InvalidDataError, UnknownLabelError
 from biogan.metrics.suite import distance_to_closest_record
 
@@ -63,14 +64,23 @@ def _parse_sizes(target: str | Mapping[str, int]) -> dict[str, int]:
     return sizes
 
 
-def check_growable(label_counts: pd.Series, to_add: dict[str, int], what: str) -> None:
-    """Refuse to grow labels with a single sample (a generator could only copy it)."""
-    single = [label for label in to_add if label_counts[label] < 2]
-    if single:
-        raise InvalidDataError(
-            f"labels {single} have a single {what}: a generator cannot learn a class's variation from one "
-            f"{what} (it could only copy it). Collect more, merge the label, or exclude it from the target"
-        )
+def check_request(
+    labels: pd.Series, labels_key: Hashable, target: str | Mapping[str, int], noun: str, force: bool
+) -> tuple[pd.Series, dict[str, int]]:
+    """The shared data rules for what is augmented, checked before any training; the label sizes and
+    the samples to add per label.
+
+    At least :data:`~biogan.data.validation.MIN_SAMPLES` samples, labels present, not continuous and
+    without one-member classes (the training rule: a generator could only copy a single sample), and a
+    target within :data:`~biogan.data.validation.MAX_AUGMENT_FACTOR` x the largest label unless
+    ``force``.
+    """
+    check_enough(len(labels), "the data to augment", noun)
+    check_training_labels(labels, labels_key, noun)
+    label_counts = pd.Series(labels).astype(str).value_counts()
+    to_add = samples_to_add(label_counts, target)
+    check_growth(label_counts, to_add, noun, force)
+    return label_counts, to_add
 
 
 def sample_confidently(

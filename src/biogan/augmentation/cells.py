@@ -17,15 +17,15 @@ from sklearn.linear_model import LogisticRegression
 
 from biogan.augmentation._shared import (
     SYNTHETIC_KEY,
-    check_growable,
+    check_request,
     copy_ratios,
     record,
     sample_confidently,
-    samples_to_add,
     warn_if_copies,
 )
 from biogan.data.anndata import SETUP_KEY, append_cells, check_labels, get_matrix, registered_keys
 from biogan.data.preprocessing import log_normalize
+from biogan.data.validation import DENSE_BYTES_PER_VALUE, check_memory, count_sample_bytes
 from biogan.errors import GeneMismatchError, UnknownLabelError
 from biogan.models.expression import ExpressionGAN
 
@@ -40,6 +40,7 @@ def augment_cells(
     max_steps: int = 400,
     min_confidence: float | None = None,
     device: str = "auto",
+    force: bool = False,
 ) -> ad.AnnData:
     """Append synthetic cells so labels reach ``target``; real cells are returned unchanged.
 
@@ -61,6 +62,8 @@ def augment_cells(
         If set, keep only synthetic cells that a classifier trained on the real cells assigns to their
         intended label with at least this probability (more are generated to make up for rejects;
         ``uns["biogan_augment"]["rejected"]`` reports how many were dropped).
+    force
+        Allow labels to grow beyond 10x the largest real label (the memory check still applies).
 
     Returns
     -------
@@ -70,13 +73,18 @@ def augment_cells(
         matrix of the synthetic cells was made. Every layer is kept for the real cells; the synthetic
         cells get their counts in the counts layer, and ``.X`` and other layers recomputed when they are
         the counts or ``log1p`` of normalised counts; other layers are dropped with one warning.
+
+    Raises
+    ------
+    InvalidDataError
+        The data rules of :func:`~biogan.augmentation._shared.check_request`, or a request whose
+        memory estimate exceeds what is available (checked before training).
     """
     layer = counts_layer_of(adata, layer)
     counts_matrix = get_matrix(adata, layer)
     check_labels(adata, labels_key)
-    label_counts = adata.obs[labels_key].astype(str).value_counts()
-    to_add = samples_to_add(label_counts, target)
-    check_growable(label_counts, to_add, "cell")
+    _, to_add = check_request(adata.obs[labels_key], labels_key, target, "cell", force)
+    _check_memory(counts_matrix, sum(to_add.values()) * (1 if min_confidence is None else 2))
     model = model if model is not None else _train(adata, labels_key, layer, seed, max_steps, device)
     _check_model(model, adata, labels_key)
     synthetic, rejected = _generate(model, adata, counts_matrix, labels_key, to_add, seed, min_confidence)
@@ -84,6 +92,22 @@ def augment_cells(
     warn_if_copies(copies, "cells")
     info = {**record(model, seed, target, to_add), "rejected": rejected, "copy_distance_ratio": copies}
     return _combine(adata, synthetic, layer, labels_key, info)
+
+
+def _check_memory(counts_matrix: Any, n_new: int) -> None:
+    """Refuse before training when sampling ``n_new`` cells and densifying them with the real ones (the
+    copy check and the classifier work on log-normalised dense matrices) would not fit."""
+    n_real, n_genes = counts_matrix.shape
+    nonzero = counts_matrix.nnz if hasattr(counts_matrix, "nnz") else np.count_nonzero(counts_matrix)
+    zero_fraction = 1 - nonzero / max(n_real * n_genes, 1)
+    needed = (n_real + n_new) * n_genes * DENSE_BYTES_PER_VALUE + count_sample_bytes(
+        n_new, n_genes, zero_fraction
+    )
+    check_memory(
+        needed,
+        f"adding {n_new} cells to {n_real} cells x {n_genes} genes",
+        "ask for a smaller target, or select fewer genes (e.g. highly variable ones) first",
+    )
 
 
 def _train(adata: ad.AnnData, labels_key: str, layer: str | None, seed: int, steps: int, device: str) -> Any:

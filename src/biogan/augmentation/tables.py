@@ -15,15 +15,15 @@ from sklearn.preprocessing import StandardScaler
 
 from biogan.augmentation._shared import (
     SYNTHETIC_KEY,
-    check_growable,
+    check_request,
     copy_ratios,
     record,
     sample_confidently,
-    samples_to_add,
     warn_if_copies,
 )
+from biogan.data.validation import check_memory, table_sample_bytes
 from biogan.errors import InvalidDataError, UnknownLabelError
-from biogan.models.tabular import TabularGAN, label_values
+from biogan.models.tabular import TabularGAN
 
 
 def augment_table(
@@ -36,6 +36,7 @@ def augment_table(
     max_steps: int = 3000,
     min_confidence: float | None = None,
     device: str = "auto",
+    force: bool = False,
 ) -> pd.DataFrame:
     """Append synthetic rows so labels reach ``target``; real rows are returned unchanged.
 
@@ -56,6 +57,8 @@ def augment_table(
     min_confidence
         If set, keep only synthetic rows that a logistic regression trained on the real rows assigns to
         their intended label with at least this probability (rejections are reported).
+    force
+        Allow labels to grow beyond 10x the largest real label (the memory check still applies).
 
     Returns
     -------
@@ -71,9 +74,13 @@ def augment_table(
         )
     if SYNTHETIC_KEY in table.columns:
         raise InvalidDataError(f"the table already has a {SYNTHETIC_KEY!r} column: it was augmented before")
-    label_counts = pd.Series(label_values(table, labels_key)).astype(str).value_counts()
-    to_add = samples_to_add(label_counts, target)
-    check_growable(label_counts, to_add, "row")
+    _, to_add = check_request(table[labels_key], labels_key, target, "row", force)
+    n_new = sum(to_add.values()) * (1 if min_confidence is None else 2)
+    check_memory(
+        table_sample_bytes(len(table) + n_new, table.shape[1]),
+        f"adding {n_new} rows to a table of {len(table)} rows x {table.shape[1]} columns",
+        "ask for a smaller target",
+    )
     if model is None:
         model = TabularGAN(seed=seed, device=device)
         model.fit(table, labels_key, categorical_features, max_steps=max_steps, progress=False)

@@ -13,7 +13,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from biogan.data.validation import check_counts
+from biogan.data.validation import (
+    check_count_range,
+    check_counts,
+    check_enough,
+    check_no_missing_labels,
+    check_training_labels,
+    make_names_unique,
+)
 from biogan.errors import GeneMismatchError, InvalidDataError, UnknownLabelError
 
 SETUP_KEY = "_biogan"
@@ -47,12 +54,27 @@ def check_labels(adata: ad.AnnData, labels_key: str | None) -> None:
     if labels_key not in adata.obs.columns:
         have = ", ".join(map(str, adata.obs.columns[:20])) or "none"
         raise UnknownLabelError(f"obs has no column {labels_key!r} (columns: {have})")
-    missing = int(adata.obs[labels_key].isna().sum())
-    if missing:
-        raise InvalidDataError(f"obs[{labels_key!r}] has {missing} missing labels; drop or fill those cells")
+    check_no_missing_labels(adata.obs[labels_key], labels_key, "cell")
 
 
-def setup_anndata(adata: ad.AnnData, layer: str | None = None, labels_key: str | None = None) -> None:
+def check_training_cells(
+    adata: ad.AnnData, X: Any, what: str, labels_key: str | None, allow_large_counts: bool
+) -> None:
+    """The rules for cells a model trains on (:mod:`biogan.data.validation`): counts within int32,
+    at least ``MIN_SAMPLES`` cells, labels present, not continuous and without one-cell classes."""
+    check_labels(adata, labels_key)
+    check_count_range(X, what, allow_large_counts)
+    check_enough(adata.n_obs, "the training data", "cell")
+    if labels_key is not None:
+        check_training_labels(adata.obs[labels_key], labels_key, "cell")
+
+
+def setup_anndata(
+    adata: ad.AnnData,
+    layer: str | None = None,
+    labels_key: str | None = None,
+    allow_large_counts: bool = False,
+) -> None:
     """Check ``adata`` and record which layer holds counts and which ``obs`` column holds labels.
 
     Parameters
@@ -64,11 +86,30 @@ def setup_anndata(adata: ad.AnnData, layer: str | None = None, labels_key: str |
     labels_key
         Categorical ``obs`` column to condition on (cell type, condition, batch); ``None`` trains an
         unconditional model.
+    allow_large_counts
+        Accept counts above 2^31 - 1 (refused by default: no sequencing run yields them per gene).
+
+    Raises
+    ------
+    InvalidDataError
+        Counts that are not raw integers or beyond int32, fewer than 10 cells, missing labels, a label
+        column that looks continuous, or a class with a single cell.
+
+    Warns
+    -----
+    UserWarning
+        Duplicated gene or cell names, renamed in place (the warning says which).
     """
     what = f"layer {layer!r}" if layer else "adata.X"
-    check_counts(get_matrix(adata, layer), what, hint=_counts_hint(adata, layer))
-    check_labels(adata, labels_key)
-    adata.uns[SETUP_KEY] = {"layer": layer or "", "labels_key": labels_key or ""}
+    X = get_matrix(adata, layer)
+    check_counts(X, what, hint=_counts_hint(adata, layer))
+    check_training_cells(adata, X, what, labels_key, allow_large_counts)
+    make_names_unique(adata, "the AnnData")
+    adata.uns[SETUP_KEY] = {
+        "layer": layer or "",
+        "labels_key": labels_key or "",
+        "allow_large_counts": bool(allow_large_counts),
+    }
 
 
 def registered_keys(adata: ad.AnnData) -> tuple[str | None, str | None]:
@@ -98,12 +139,23 @@ class CountData:
         labels_key: str | None,
         categories: list[str] | None = None,
         genes: list[str] | None = None,
+        allow_large_counts: bool | None = None,
     ) -> CountData:
-        """Pull counts and labels; ``categories``/``genes`` pin the coding to an existing model's."""
+        """Pull counts and labels; ``categories``/``genes`` pin the coding to an existing model's.
+
+        Without ``categories`` the cells are training data and get the training rules
+        (:func:`check_training_cells`); ``allow_large_counts=None`` takes what :func:`setup_anndata`
+        recorded.
+        """
         what = f"layer {layer!r}" if layer else "adata.X"
         X = get_matrix(adata, layer)
         check_counts(X, what, hint=_counts_hint(adata, layer))
-        check_labels(adata, labels_key)
+        if categories is None:
+            if allow_large_counts is None:
+                allow_large_counts = bool(adata.uns.get(SETUP_KEY, {}).get("allow_large_counts", False))
+            check_training_cells(adata, X, what, labels_key, allow_large_counts)
+        else:
+            check_labels(adata, labels_key)
         if genes is not None and list(adata.var_names) != list(genes):
             missing = [g for g in genes if g not in set(adata.var_names)]
             raise GeneMismatchError(
@@ -127,6 +179,12 @@ class CountData:
     @property
     def n_cells(self) -> int:
         return self.X.shape[0]
+
+    @property
+    def zero_fraction(self) -> float:
+        """Share of zero entries (what the CSR output of sampling is sized by)."""
+        n_values = self.X.shape[0] * self.X.shape[1]
+        return float(1 - np.count_nonzero(self.X.data) / n_values) if n_values else 0.0
 
     def rows(self, index: np.ndarray) -> np.ndarray:
         """Dense float32 rows for a minibatch."""

@@ -7,6 +7,7 @@ pandas DataFrame. Writers are atomic.
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 import anndata as ad
@@ -15,13 +16,19 @@ import pandas as pd
 import scanpy as sc
 
 from biogan._utils import atomic_write
+from biogan.data.validation import make_names_unique
 from biogan.errors import InvalidDataError
+
+# What a damaged file raises while it is parsed: h5py and gzip (OSError), a truncated stream (EOFError,
+# which click would otherwise turn into a bare "Aborted."), a corrupt deflate block, bad text or layout.
+READ_ERRORS = (OSError, EOFError, zlib.error, ValueError, KeyError, pd.errors.ParserError)
 
 
 def read_cells(path: str | os.PathLike) -> ad.AnnData:
     """Read ``.h5ad``, 10x ``.h5``, a 10x ``mtx`` folder, or a ``.csv``/``.tsv`` (cells x genes).
 
-    CSV/TSV files have cell names in the first column and gene names in the header.
+    CSV/TSV files have cell names in the first column and gene names in the header. Duplicated gene
+    or cell names are made unique with a warning that says which were renamed.
     """
     path = Path(path)
     if not path.exists():
@@ -44,12 +51,19 @@ def read_cells(path: str | os.PathLike) -> ad.AnnData:
             )
     except InvalidDataError:
         raise
-    except (OSError, ValueError, KeyError, pd.errors.ParserError) as err:
-        raise InvalidDataError(f"cannot read {path}: {err}") from None
+    except READ_ERRORS as err:
+        raise InvalidDataError(f"cannot read {path}: {_reason(err)}") from None
     if adata.n_obs == 0 or adata.n_vars == 0:
         raise InvalidDataError(f"{path} holds no data (shape {adata.shape})")
-    adata.var_names_make_unique()
+    make_names_unique(adata, str(path))
     return adata
+
+
+def _reason(err: BaseException) -> str:
+    """One line about why a read failed (a truncated stream says nothing by itself)."""
+    if isinstance(err, EOFError):
+        return f"the file ends early, it is truncated ({err})"
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def _frame_to_anndata(frame: pd.DataFrame, path: Path) -> ad.AnnData:
@@ -91,8 +105,8 @@ def read_table(path: str | os.PathLike, index: bool = True) -> pd.DataFrame:
         raise InvalidDataError(f"input {path} does not exist")
     try:
         return pd.read_csv(path, sep=table_separator(path), index_col=0 if index else None)
-    except (OSError, ValueError, pd.errors.ParserError) as err:
-        raise InvalidDataError(f"cannot read {path}: {err}") from None
+    except READ_ERRORS as err:
+        raise InvalidDataError(f"cannot read {path}: {_reason(err)}") from None
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike, index: bool = True) -> Path:

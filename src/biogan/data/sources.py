@@ -8,6 +8,7 @@ batch at a time, never whole.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,6 +44,19 @@ class ArraySource:
 
     def __len__(self) -> int:
         return self.n_rows
+
+    def fingerprint(self) -> str:
+        """SHA-256 of every field's contents: a checkpoint records it, so resuming on other data (even of
+        the same shape) is refused."""
+        digest = hashlib.sha256()
+        for name in sorted(self.fields):
+            value = self.fields[name]
+            parts = (value.data, value.indices, value.indptr) if sp.issparse(value) else (value,)
+            digest.update(f"{name}{tuple(value.shape)}".encode())
+            for part in parts:
+                array = part.detach().cpu().numpy() if isinstance(part, torch.Tensor) else np.asarray(part)
+                digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
 
     def fetch(self, index: np.ndarray, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
         """The rows ``index`` of every field as tensors on ``device`` (sparse rows densified)."""

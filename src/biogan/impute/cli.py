@@ -57,12 +57,9 @@ def impute(
         progress=progress,
     )
     if in_kind == "h5ad":
-        import anndata as ad
+        from biogan.data.readers import read_cells, write_h5ad
 
-        from biogan.data.readers import write_h5ad
-
-        if not input.exists():
-            raise InvalidDataError(f"input {input} does not exist")
-        filled = imputer.fit_transform(ad.read_h5ad(input), layer=layer)
+        # read_cells turns a text or truncated file into one error instead of h5py's OSError
+        filled = imputer.fit_transform(read_cells(input), layer=layer)
         return write_h5ad(filled, output)
     return write_table(imputer.fit_transform(read_table(input, index), layer=None), output, index)

@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from biogan.data.tables import CATEGORICAL, TableEncoder, clean_table, infer_column_types
-from biogan.data.validation import dense_table
+from biogan.data.validation import MIN_SAMPLES, check_enough, dense_table, sparse_columns
 from biogan.errors import InvalidDataError
 from biogan.impute.gain import (
     GAINSettings,
@@ -122,6 +122,9 @@ class GANImputer(TransformerMixin, BaseEstimator):
     validation_rmse_ : dict
         Held-out RMSE (scaled units) of every candidate fill that was fit, of the chosen initial fill
         (``"initial_fill"``) and of the best GAN weights (``"gan"``).
+    sparse_columns_ : list
+        Columns (names, or positions for arrays) with more than half their entries missing: too few
+        values to learn them from; ``fit`` warns naming them.
 
     Notes
     -----
@@ -203,8 +206,20 @@ class GANImputer(TransformerMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        InvalidDataError
+            Fewer than 10 rows (:data:`~biogan.data.validation.MIN_SAMPLES`), or a column with no
+            observed value.
+
+        Warns
+        -----
+        UserWarning
+            Columns with more than half their entries missing (listed in ``sparse_columns_``).
         """
         frame, _ = _as_frame(X, layer)
+        check_enough(len(frame), "the table to impute", "row", MIN_SAMPLES)
         self._set_feature_names(frame, X)
         declared = _resolve_columns(self.categorical_features, frame)
         clean = clean_table(frame, declared)
@@ -212,7 +227,8 @@ class GANImputer(TransformerMixin, BaseEstimator):
         if not isinstance(integer, str):
             integer = _resolve_columns(integer, frame)
         self.column_types_ = infer_column_types(frame, clean, declared, integer)
-        self.encoder_ = TableEncoder(clean, self.column_types_)
+        self.encoder_ = TableEncoder(clean, self.column_types_)  # refuses a column with no value first
+        self.sparse_columns_ = sparse_columns(clean.notna())
         self.columns_ = list(frame.columns)
         self.seed_ = int(check_random_state(self.random_state).randint(2**31 - 1))
         self._fit_encoded(self.encoder_.encode(clean), clean.notna().to_numpy())
@@ -244,6 +260,8 @@ class GANImputer(TransformerMixin, BaseEstimator):
         ndarray of shape (n, n_samples, n_features) for array input, else a list of ``n`` DataFrames /
         AnnData objects.
         """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise InvalidDataError(f"n is the number of imputations: a whole number >= 1, not {n!r}")
         frame, clean, Z = self._encode_new(X, layer)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed_ + 1)

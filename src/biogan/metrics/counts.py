@@ -25,7 +25,14 @@ from scipy.stats import ks_2samp, pearsonr, wasserstein_distance
 from sklearn.neighbors import NearestNeighbors
 
 from biogan.data.preprocessing import library_sizes, log_normalize
-from biogan.data.validation import check_counts
+from biogan.data.validation import (
+    DENSE_BYTES_PER_VALUE,
+    MIN_SAMPLES,
+    check_counts,
+    check_memory,
+    check_no_missing_labels,
+    check_not_continuous,
+)
 from biogan.errors import GeneMismatchError, InvalidDataError, UnknownLabelError
 from biogan.metrics.engine import (
     OVERALL,
@@ -131,7 +138,8 @@ def cells_from(
     Raises
     ------
     InvalidDataError
-        Not a matrix of non-negative integer counts.
+        Not a matrix of non-negative integer counts, missing or continuous labels, or too large to
+        densify in the memory available.
     GeneMismatchError
         The genes differ from ``genes``.
     UnknownLabelError
@@ -153,6 +161,8 @@ def cells_from(
                 raise UnknownLabelError(
                     f"the {what} cells have no obs column {labels_key!r} (columns: {have})"
                 )
+            check_no_missing_labels(data.obs[labels_key], labels_key, "cell")
+            check_not_continuous(data.obs[labels_key], labels_key)
             labels = data.obs[labels_key].astype(str).to_numpy()
         matrix = data.layers.get("counts", data.X)
     else:
@@ -162,6 +172,11 @@ def cells_from(
     if not hasattr(matrix, "ndim"):
         raise InvalidDataError(f"the {what} cells are not a matrix ({type(matrix).__name__})")
     check_counts(matrix, f"the {what} cells", hint="Pass raw counts (layers['counts'] or .X).")
+    check_memory(
+        float(matrix.shape[0]) * matrix.shape[1] * DENSE_BYTES_PER_VALUE,
+        f"evaluating {matrix.shape[0]} {what} cells x {matrix.shape[1]} genes (densified)",
+        "subsample the cells (e.g. 3000 per set, the max_cells default) or select fewer genes first",
+    )
     counts = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
     return Cells(counts.astype(np.float64), labels, gene_names(data))
 
@@ -369,7 +384,7 @@ class CountMetrics:
     metrics = COUNT_METRICS
     defaults: Mapping[str, Any] = {"n_pcs": 50, "n_markers": 20, "n_top_genes": 100, "max_cells": 3000}
     size_option = "max_cells"
-    min_size = 10
+    min_size = MIN_SAMPLES
 
     def accepts(self, data: Any) -> bool:
         return isinstance(data, (ad.AnnData, np.ndarray)) or sp.issparse(data)

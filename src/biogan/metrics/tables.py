@@ -21,6 +21,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import f1_score
 
 from biogan.data.tables import clean_table
+from biogan.data.validation import MIN_SAMPLES, check_no_missing_labels, check_not_continuous
 from biogan.errors import InvalidDataError, UnknownLabelError
 from biogan.metrics.engine import OVERALL, MetricInfo, c2st_info, dcr_info, dcr_privacy, register
 from biogan.metrics.two_sample import c2st_auc, correlation_gap
@@ -120,7 +121,8 @@ def table_from(
     Raises
     ------
     InvalidDataError
-        Not a DataFrame, empty, infinite values, numbers mixed with text, or other columns than ``like``.
+        Not a DataFrame, empty, infinite values, numbers mixed with text, other columns than ``like``,
+        or missing or continuous labels.
     UnknownLabelError
         ``labels_key`` is not a column.
     """
@@ -132,6 +134,9 @@ def table_from(
     if labels_key is not None and labels_key not in data.columns:
         have = ", ".join(map(str, data.columns[:20]))
         raise UnknownLabelError(f"the {what} table has no column {labels_key!r} (columns: {have})")
+    if labels_key is not None:
+        check_no_missing_labels(data[labels_key], labels_key, "row")
+        check_not_continuous(data[labels_key], labels_key)
     if like is not None:
         data = _same_columns(data, what, like)
         declared = like.categorical
@@ -311,7 +316,7 @@ class TableMetrics:
     metrics = TABLE_METRICS
     defaults: Mapping[str, Any] = {"max_rows": 3000}
     size_option = "max_rows"
-    min_size = 10
+    min_size = MIN_SAMPLES
 
     def accepts(self, data: Any) -> bool:
         return isinstance(data, pd.DataFrame)

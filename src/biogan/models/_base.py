@@ -23,9 +23,16 @@ import torch
 import biogan
 from biogan._utils import atomic_write, resolve_device, write_json
 from biogan.data.anndata import CountData, setup_anndata
+from biogan.data.validation import check_memory, count_sample_bytes
 from biogan.errors import CheckpointError, NotFittedError
 from biogan.models._config import apply_overrides, config_from_dict, config_to_dict
-from biogan.models._shared import counts_anndata, read_history, read_metadata, requested_codes
+from biogan.models._shared import (
+    counts_anndata,
+    read_history,
+    read_metadata,
+    requested_codes,
+    requested_size,
+)
 from biogan.train import load_state, save_state
 from biogan.train.base import TrainerBase
 from biogan.train.checkpoint import verify_manifest, write_manifest
@@ -206,6 +213,7 @@ class CountModel(GenerativeModel):
         self.labels_key: str | None = None
         self.categories: list[str] = []
         self.genes: list[str] = []
+        self.zero_fraction: float | None = None  # of the training counts; sizes the memory estimate
 
     def _label_sizes(self) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -239,9 +247,16 @@ class CountModel(GenerativeModel):
         AnnData
             Counts in ``.X`` (CSR) and ``layers["counts"]``, labels in ``obs[labels_key]``, genes in
             ``var_names``.
+
+        Raises
+        ------
+        InvalidDataError
+            The request would not fit in the memory available (estimated before any cell is drawn:
+            dense chunks plus the CSR output at the training data's zero fraction).
         """
         if self._sampler is None:
             raise NotFittedError("call fit() (or load a trained model) before sample()")
+        self._check_sample_memory(requested_size(n, labels), batch_size)
         codes = requested_codes(self.categories, self._label_sizes(), n, labels, seed)
         chunks = []
         with torch.random.fork_rng(devices=[]), torch.no_grad():
@@ -254,17 +269,29 @@ class CountModel(GenerativeModel):
             chunks, codes, self.categories, self.labels_key, self.genes, type(self).__name__, seed
         )
 
+    def _check_sample_memory(self, n: int, batch_size: int) -> None:
+        """Refuse ``n`` cells whose output would not fit in memory (a model saved before the zero
+        fraction was recorded is sized as dense)."""
+        needed = count_sample_bytes(n, len(self.genes), self.zero_fraction or 0.0, batch_size)
+        check_memory(
+            needed,
+            f"sampling {n} cells x {len(self.genes)} genes",
+            "ask for fewer cells, or sample in several runs (other seeds) and write each to its own file",
+        )
+
     def _describe(self) -> dict[str, Any]:
         return {
             "layer": self.layer,
             "labels_key": self.labels_key,
             "categories": self.categories,
             "genes": self.genes,
+            "zero_fraction": self.zero_fraction,
         }
 
     def _restore(self, meta: dict[str, Any]) -> None:
         self.layer, self.labels_key = meta["layer"], meta["labels_key"]
         self.categories, self.genes = list(meta["categories"]), list(meta["genes"])
+        self.zero_fraction = meta.get("zero_fraction")  # absent in folders saved before it was kept
 
     @classmethod
     def load(

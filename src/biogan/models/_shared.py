@@ -41,6 +41,19 @@ def requested_codes(
     return np.sort(rng.choice(len(categories), size=n, p=freqs / freqs.sum())).astype(np.int64)
 
 
+def requested_size(n: int | None, labels: dict[str, int] | list[str] | None) -> int:
+    """How many samples a ``sample(n=..., labels=...)`` call asks for (before any is drawn), so memory
+    can be checked first; malformed requests count 0 and are refused by :func:`requested_codes`."""
+    if isinstance(labels, dict):
+        try:
+            return sum(max(int(k), 0) for k in labels.values())
+        except (TypeError, ValueError):
+            return 0
+    if labels is not None:
+        return len(labels)
+    return max(int(n), 0) if isinstance(n, (int, np.integer)) else 0
+
+
 def counts_anndata(
     chunks: list[sp.csr_matrix],
     codes: np.ndarray,

@@ -338,6 +338,7 @@ class ExpressionGAN(CountModel):
             self.layer, self.labels_key = registered_keys(adata)
             data = CountData.from_anndata(adata, self.layer, self.labels_key)
             self.categories, self.genes = data.categories, data.genes
+            self.zero_fraction = data.zero_fraction
             with torch.random.fork_rng(devices=[]):  # weight init follows the seed, not global state
                 torch.manual_seed(self.seed)
                 self.problem = CountGANProblem.from_data(data, self.config, self.seed)

@@ -29,10 +29,17 @@ from torch import nn
 from biogan.data.samplers import CLASS_WEIGHTS, ClassSampler, Sampler
 from biogan.data.sources import ArraySource
 from biogan.data.tables import QuantileTableEncoder, clean_table, infer_column_types, plain_values
+from biogan.data.validation import (
+    check_enough,
+    check_memory,
+    check_no_missing_labels,
+    check_training_labels,
+    table_sample_bytes,
+)
 from biogan.errors import InvalidDataError, NotFittedError, UnknownLabelError
 from biogan.losses import AdversarialLoss, mmd2_rbf
 from biogan.models._base import GenerativeModel
-from biogan.models._shared import requested_codes
+from biogan.models._shared import requested_codes, requested_size
 from biogan.models.registry import register_model
 from biogan.nn import ProjectionCritic, TableGenerator
 from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
@@ -256,6 +263,9 @@ class TabularGAN(GenerativeModel):
             raise UnknownLabelError(
                 f"label column {labels_key!r} is not in the table: {list(data.columns)[:10]}"
             )
+        check_enough(len(data), "the training table", "row")
+        if labels_key is not None:
+            check_training_labels(data[labels_key], labels_key, "row")
         features = data.drop(columns=[labels_key]) if labels_key is not None else data
         unknown = [c for c in categorical if c not in features.columns]
         if unknown:
@@ -293,9 +303,21 @@ class TabularGAN(GenerativeModel):
             ``{label: count}`` or one label per row (labels as in the label column).
         seed
             Seeds the sampling (same seed -> same rows on CPU).
+
+        Raises
+        ------
+        InvalidDataError
+            The request would not fit in the memory available (estimated before any row is drawn).
         """
         if self._sampler is None or self.encoder is None:
             raise NotFittedError("call fit() (or load a trained model) before sample()")
+        wanted = requested_size(n, labels)
+        width, n_columns = self.encoder.width, len(self.columns)
+        check_memory(
+            table_sample_bytes(wanted, n_columns, width, self.config.noise_dim),
+            f"sampling {wanted} rows x {n_columns} columns",
+            "ask for fewer rows, or sample in several runs (other seeds) and write each to its own file",
+        )
         names = [str(v) for v in self.categories]
         if isinstance(labels, dict):
             labels = {str(k): v for k, v in labels.items()}
@@ -348,8 +370,7 @@ def label_values(data: pd.DataFrame, labels_key: Hashable | None) -> np.ndarray:
     if labels_key is None:
         return np.zeros(len(data), dtype=np.int64)
     labels = data[labels_key]
-    if labels.isna().any():
-        raise InvalidDataError(f"label column {labels_key!r} has {int(labels.isna().sum())} missing labels")
+    check_no_missing_labels(labels, labels_key, "row")
     return labels.to_numpy()
 
 

@@ -228,6 +228,7 @@ class ExpressionVAE(CountModel):
             self.layer, self.labels_key = registered_keys(adata)
             data = CountData.from_anndata(adata, self.layer, self.labels_key)
             self.categories, self.genes = data.categories, data.genes
+            self.zero_fraction = data.zero_fraction
             self.problem = self._build(len(self.genes), len(self.categories))
             self.problem.attach(data, self.seed)
 

@@ -19,6 +19,13 @@ import pandas as pd
 import typer
 
 from biogan._cli_utils import friendly_errors, pick_layer
+from biogan.data.validation import (
+    MIN_CLASS_SIZE,
+    check_class_sizes,
+    check_counts,
+    check_no_missing_labels,
+    check_not_continuous,
+)
 from biogan.errors import CheckpointError, GeneMismatchError, InvalidDataError, UnknownLabelError
 
 MODEL_CHOICES = ("gan", "vae", "nb", "gaussian", "copula")
@@ -89,6 +96,7 @@ def _composition(adata: ad.AnnData, labels_key: str | None) -> dict[str, int] | 
         return None
     if labels_key not in adata.obs:
         raise UnknownLabelError(f"the real cells have no obs column {labels_key!r}")
+    check_no_missing_labels(adata.obs[labels_key], labels_key, "cell")  # before sampling, not after
     return {str(k): int(v) for k, v in adata.obs[labels_key].astype(str).value_counts().items()}
 
 
@@ -125,6 +133,7 @@ def _table_inputs(
     train_rows = _model_columns(read_table_input(train, index), model.columns, "--train") if train else None
     labels_key = model.labels_key if model.labels_key in real_rows.columns else None
     if n is None and labels_key is not None:
+        check_no_missing_labels(real_rows[labels_key], labels_key, "row")  # before sampling, not after
         counts = real_rows[labels_key].value_counts()
         synth = model.sample(labels={label: int(k) for label, k in counts.items()}, seed=seed)
     else:
@@ -317,6 +326,20 @@ def compare_command(
     adata = read_counts(cells, layer)
     if labels_key is not None and labels_key not in adata.obs:
         raise UnknownLabelError(f"{cells} has no obs column {labels_key!r}")
+    # Everything the models would refuse, checked on the whole data before the split and any training.
+    check_counts(adata.layers["counts"], f"the counts of {cells}")
+    if labels_key is not None:
+        labels = adata.obs[labels_key]
+        check_no_missing_labels(labels, labels_key, "cell")
+        check_not_continuous(labels, labels_key)
+        check_class_sizes(labels, labels_key)
+        sizes = labels.astype(str).value_counts()
+        few = sorted(sizes.index[sizes < 2 * MIN_CLASS_SIZE])
+        if few:
+            raise InvalidDataError(
+                f"compare splits every label between training and judging, so each needs at least "
+                f"{2 * MIN_CLASS_SIZE} cells; {few[:5]} have fewer: merge or drop them"
+            )
     train, held = stratified_split(adata, labels_key, test_size=test_size, seed=seed)
     ExpressionGAN.setup_anndata(train, layer="counts", labels_key=labels_key)
     composition = _composition(held, labels_key)

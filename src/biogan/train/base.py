@@ -85,6 +85,7 @@ class TrainerBase:
         self._n_summed = 0
         self._window_start = 0.0
         self._last_checkpoint = 0.0
+        self._fingerprint: str | None = None
 
     # ------------------------------------------------------------------ what a subclass supplies
     def train_step(self) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
@@ -308,6 +309,7 @@ class TrainerBase:
             "world_size": self.dist.world_size,
             "settings": dataclasses.asdict(self.config),
             "rows": len(self.problem.source) if self.problem.source is not None else None,
+            "data": self._data_fingerprint(),
             "problem": self.problem.state_dict(),
             "ranks": distributed.gather(local, self.dist),
             "history": self.history,
@@ -330,6 +332,11 @@ class TrainerBase:
         if state.get("rows") not in (None, rows):
             raise CheckpointError(
                 f"{where} was written for {state['rows']} training samples but this data has {rows}; "
+                "resume with the same data or start a new --out"
+            )
+        if state.get("data") not in (None, self._data_fingerprint()):
+            raise CheckpointError(
+                f"{where} was written for other training data (other genes, cells or values); "
                 "resume with the same data or start a new --out"
             )
         now = dataclasses.asdict(self.config)
@@ -358,6 +365,13 @@ class TrainerBase:
         self.loader.load_state_dict(mine["loader"])
         self._sums = {k: v.to(self.device) for k, v in mine["log_sums"].items()}
         self._n_summed = int(mine["log_count"])
+
+    def _data_fingerprint(self) -> str | None:
+        if self.problem.source is None:
+            return None
+        if self._fingerprint is None:  # the data never change during training: hash them once
+            self._fingerprint = self.problem.source.fingerprint()
+        return self._fingerprint
 
     def save_checkpoint(self) -> Path:
         """Write the training state to ``checkpoint_path`` atomically (rank 0 writes)."""
