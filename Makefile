@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/augment_pbmc.py
 	$(BIN)/python benchmarks/augment_tabular.py
 	$(BIN)/python benchmarks/tabular_quality.py
+	$(BIN)/python benchmarks/reliability.py --out benchmarks/results/reliability.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
