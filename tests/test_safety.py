@@ -164,3 +164,15 @@ def test_version_and_doctor():
     for field in ("biogan", "torch", "anndata", "scanpy", "cuda", "torch threads", "working folder"):
         assert field in doctor.output
     assert os.getcwd() in doctor.output
+
+
+def test_a_refused_command_leaves_no_empty_output_folder(saved):
+    out = saved / "new" / "model"
+    args = ["train", "expression", str(saved / "cells.h5ad"), "--out", str(out), "--labels-key", "nope"]
+    _one_line_error(runner.invoke(app, [*args, "--device", "cpu"]), "nope")
+    assert not (saved / "new").exists()
+
+
+def test_an_unknown_device_at_load_is_blamed_on_the_device(saved):
+    with pytest.raises(DeviceError, match="device 'tpu'"):
+        biogan.models.load_model(saved / "m", device="tpu")

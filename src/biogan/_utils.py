@@ -133,10 +133,15 @@ def check_output(
 
 
 def _check_writable(directory: Path, shown: str | os.PathLike) -> None:
-    """Create ``directory`` if needed and prove a file can be written there."""
+    """Prove a file can be written in ``directory`` (or, if it does not exist yet, in its nearest existing
+    ancestor) without creating anything: a refused command leaves no empty folder behind."""
+    existing = directory
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputPathError(f"cannot write to {shown}: {existing} is a file, not a folder")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=directory, prefix=".biogan-probe.")
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".biogan-probe.")
         os.close(fd)
         os.unlink(probe)
     except OSError as err:

@@ -139,6 +139,7 @@ class GenerativeModel:
     def load(cls, path: str | os.PathLike, device: str = "auto") -> Any:
         """Load a model written by :meth:`save`."""
         path = Path(path)
+        resolve_device(device)  # a bad device is the device's fault, not the config's
         meta = read_metadata(path / CONFIG_FILE, cls.__name__)
         verify_manifest(path)
         try:
