@@ -360,3 +360,9 @@ def test_every_registered_model_has_a_train_command():
     assert result.exit_code == 0
     for name in MODELS:
         assert name in result.output
+
+
+def test_the_readme_namespaces_are_reachable_after_import_biogan():
+    for name in ("report", "plot", "metrics", "datasets", "models", "train", "data"):
+        assert hasattr(biogan, name), name
+    assert callable(biogan.report.write_report) and callable(biogan.models.load_model)

@@ -6,7 +6,7 @@ against synthetic with honest metrics.
 
 __version__ = "0.1.0"
 
-from biogan import datasets, errors, metrics, plot
+from biogan import datasets, errors, metrics, plot, report
 from biogan.augmentation import augment
 from biogan.metrics.engine import evaluate
 from biogan.models import (
@@ -32,4 +32,5 @@ __all__ = [
     "evaluate",
     "metrics",
     "plot",
+    "report",
 ]
