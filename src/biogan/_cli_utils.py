@@ -45,3 +45,11 @@ def pick_layer(adata: Any, layer: str | None) -> str | None:
     if layer is not None:
         return layer
     return "counts" if "counts" in adata.layers else None
+
+
+def check_training_length(max_steps: int | None, max_minutes: float | None = None) -> None:
+    """Refuse ``--max-steps`` below 1 and a ``--max-minutes`` that is not positive (``None``: unset)."""
+    if max_steps is not None and max_steps < 1:
+        raise InvalidDataError(f"--max-steps must be at least 1, not {max_steps}")
+    if max_minutes is not None and max_minutes <= 0:
+        raise InvalidDataError(f"--max-minutes must be positive, not {max_minutes}")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from biogan._cli_utils import friendly_errors, parse_label_counts, pick_layer
+from biogan._cli_utils import check_training_length, friendly_errors, parse_label_counts, pick_layer
 from biogan.errors import InvalidDataError
 from biogan.impute.cli import impute
 from biogan.report.cli import compare_command, evaluate_command, report_command
@@ -58,10 +58,7 @@ class TrainRun:
         from biogan.models import model_class
         from biogan.models._config import settings_from_cli
 
-        if self.max_steps is not None and self.max_steps < 1:
-            raise InvalidDataError(f"--max-steps must be at least 1, not {self.max_steps}")
-        if self.max_minutes is not None and self.max_minutes <= 0:
-            raise InvalidDataError(f"--max-minutes must be positive, not {self.max_minutes}")
+        check_training_length(self.max_steps, self.max_minutes)
         resolve_device(self.device)
         check_output(self.out, [self.input], overwrite=self.overwrite or self.resume, folder=True)
         return settings_from_cli(model_class(model_name).config_class, self.config, self.settings or [])
@@ -222,7 +219,7 @@ def sample(
     check_output(output, [model_dir], overwrite)
     model = load_model(model_dir, device=device)
     kind = KINDS[model.data_kind]
-    kind.check_output(output)
+    kind.check_suffix(output)
     synth = model.sample(n=n, labels=requested, seed=seed)
     kind.write(synth, output, index=False)
     typer.echo(f"wrote {kind.size(synth)} to {output}")
@@ -272,12 +269,11 @@ def augment_command(
 
     if min_confidence is not None and not 0 <= min_confidence <= 1:
         raise InvalidDataError(f"--min-confidence is a probability between 0 and 1, not {min_confidence}")
-    if max_steps is not None and max_steps < 1:
-        raise InvalidDataError(f"--max-steps must be at least 1, not {max_steps}")
+    check_training_length(max_steps)
     resolve_device(device)
     check_output(out, [input, model_dir], overwrite)
     kind = KINDS["table" if _is_table_with(input, labels_key, index) else "cells"]
-    kind.check_output(out)
+    kind.check_suffix(out)
     model = load_model(model_dir, device=device) if model_dir else None
     if model is not None and model.data_kind != kind.name:
         raise InvalidDataError(
@@ -336,10 +332,7 @@ def demo(
     from biogan._utils import check_output, resolve_device
     from biogan.demo import run_demo
 
-    if max_steps < 1:
-        raise InvalidDataError(f"--max-steps must be at least 1, not {max_steps}")
-    if max_minutes <= 0:
-        raise InvalidDataError(f"--max-minutes must be positive, not {max_minutes}")
+    check_training_length(max_steps, max_minutes)
     resolve_device(device)
     check_output(out, [], overwrite=True, folder=True)
     run_demo(out, max_steps=max_steps, max_seconds=max_minutes * 60, seed=seed, device=device)

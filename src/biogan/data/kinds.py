@@ -33,7 +33,7 @@ class DataKind:
     write: Callable[..., Path]
     size: Callable[[Any], str]
 
-    def check_output(self, path: str | os.PathLike) -> None:
+    def check_suffix(self, path: str | os.PathLike) -> None:
         """Refuse an output file whose extension is not one of this kind's formats."""
         if not str(path).lower().endswith(self.suffixes):
             raise InvalidDataError(

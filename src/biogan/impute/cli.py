@@ -38,11 +38,11 @@ def impute(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output")] = False,
 ) -> Path:
     """Impute every missing value of INPUT with GANImputer and write the result to OUTPUT atomically."""
+    from biogan._cli_utils import check_training_length
     from biogan._utils import check_output
     from biogan.impute.imputer import GANImputer
 
-    if max_steps < 1:
-        raise InvalidDataError(f"--max-steps must be at least 1, not {max_steps}")
+    check_training_length(max_steps)
     check_output(output, [input], overwrite)
     in_kind, out_kind = _kind(input), _kind(output)
     if (in_kind == "h5ad") != (out_kind == "h5ad"):

@@ -386,9 +386,6 @@ class CountMetrics:
     size_option = "max_cells"
     min_size = MIN_SAMPLES
 
-    def accepts(self, data: Any) -> bool:
-        return isinstance(data, (ad.AnnData, np.ndarray)) or sp.issparse(data)
-
     def prepare(
         self, data: CountsLike, what: str, labels_key: str | None = None, like: Cells | None = None
     ) -> Cells:

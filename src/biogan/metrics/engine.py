@@ -27,8 +27,10 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
+from biogan.data.kinds import kind_of as data_kind_of
 from biogan.errors import InvalidDataError
 
 COLUMNS = ["metric", "scope", "value", "control", "verdict"]
@@ -124,10 +126,6 @@ class MetricSet(Protocol):
     size_option: str
     min_size: int
 
-    def accepts(self, data: Any) -> bool:
-        """Whether ``data`` is of this kind (used by :func:`kind_of`)."""
-        ...
-
     def prepare(self, data: Any, what: str, labels_key: str | None, like: Any = None) -> Prepared:
         """Validate ``data`` (called ``what`` in errors) and return its prepared form, aligned to the
         features of ``like`` (the prepared real data) when given."""
@@ -154,7 +152,7 @@ class MetricSet(Protocol):
 
 
 METRIC_SETS: dict[str, MetricSet] = {}
-"""Data kind -> its metric set; :func:`kind_of` asks them in this order."""
+"""Data kind (a key of :data:`biogan.data.kinds.KINDS`) -> its metric set."""
 
 
 def register(metric_set: MetricSet) -> MetricSet:
@@ -174,20 +172,16 @@ def register(metric_set: MetricSet) -> MetricSet:
 
 
 def kind_of(data: Any) -> str:
-    """The data kind of ``data``: ``"cells"`` for AnnData and matrices, ``"table"`` for DataFrames.
+    """The data kind of ``data`` (:func:`biogan.data.kinds.kind_of`); a bare count matrix is cells too.
 
     Raises
     ------
     InvalidDataError
-        No registered kind accepts ``data``.
+        No registered kind takes ``data``.
     """
-    for name, metric_set in METRIC_SETS.items():
-        if metric_set.accepts(data):
-            return name
-    raise InvalidDataError(
-        f"cannot evaluate a {type(data).__name__}: pass AnnData or a count matrix (cells) or a pandas "
-        f"DataFrame (table); known data kinds: {', '.join(METRIC_SETS)}"
-    )
+    if isinstance(data, np.ndarray) or sp.issparse(data):
+        return "cells"
+    return data_kind_of(data)
 
 
 def metric_set_for(data: Any, kind: str | None = None) -> MetricSet:

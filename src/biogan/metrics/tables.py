@@ -318,9 +318,6 @@ class TableMetrics:
     size_option = "max_rows"
     min_size = MIN_SAMPLES
 
-    def accepts(self, data: Any) -> bool:
-        return isinstance(data, pd.DataFrame)
-
     def prepare(
         self, data: pd.DataFrame, what: str, labels_key: Hashable | None = None, like: Table | None = None
     ) -> Table:

@@ -19,6 +19,7 @@ import pandas as pd
 import typer
 
 from biogan._cli_utils import friendly_errors, pick_layer
+from biogan.data.readers import read_table
 from biogan.data.validation import (
     MIN_CLASS_SIZE,
     check_class_sizes,
@@ -72,7 +73,7 @@ def _write_outputs(out: Path, metrics: pd.DataFrame, **report: Any) -> Path:
 def read_input(path: Path, kind: str, layer: str | None = None, index: bool = True) -> Any:
     """Read ``path`` as ``kind`` (``"auto"``: .csv/.tsv are tables, everything else cells)."""
     kind = input_kind(path, kind)
-    return read_table_input(path, index) if kind == "table" else read_counts(path, layer)
+    return read_table(path, index) if kind == "table" else read_counts(path, layer)
 
 
 def input_kind(path: Path, kind: str = "auto") -> str:
@@ -82,13 +83,6 @@ def input_kind(path: Path, kind: str = "auto") -> str:
     if kind != "auto":
         return kind
     return "table" if path.suffix.lower() in TABLE_SUFFIXES else "cells"
-
-
-def read_table_input(path: Path, index: bool = True) -> pd.DataFrame:
-    """A .csv/.tsv table (first column = row names when ``index``)."""
-    from biogan.data import read_table
-
-    return read_table(path, index)
 
 
 def _composition(adata: ad.AnnData, labels_key: str | None) -> dict[str, int] | None:
@@ -129,8 +123,8 @@ def _table_inputs(
     model: Any, real: Path, train: Path | None, n: int | None, seed: int, layer: str | None, index: bool
 ) -> ReportInputs:
     """Tables with the model's columns; samples with the real table's label counts (or ``n`` rows)."""
-    real_rows = _model_columns(read_table_input(real, index), model.columns, "--real")
-    train_rows = _model_columns(read_table_input(train, index), model.columns, "--train") if train else None
+    real_rows = _model_columns(read_table(real, index), model.columns, "--real")
+    train_rows = _model_columns(read_table(train, index), model.columns, "--train") if train else None
     labels_key = model.labels_key if model.labels_key in real_rows.columns else None
     if n is None and labels_key is not None:
         check_no_missing_labels(real_rows[labels_key], labels_key, "row")  # before sampling, not after

@@ -56,7 +56,6 @@ class AdversarialTrainer(TrainerBase):
 
     def train_step(self) -> dict[str, torch.Tensor]:
         problem, cfg = self.problem, self.config
-        problem.critic.requires_grad_(True)
         for _ in range(cfg.n_critic):
             real = problem.real_batch(self.loader.next())
             with torch.no_grad():
@@ -68,7 +67,7 @@ class AdversarialTrainer(TrainerBase):
         fake = problem.fake_batch(real, self.generator)
         loss, generator_logs = problem.generator_loss(real, fake, problem.critic)
         self._optimizer_step(self.opt_g, loss)
-        problem.critic.requires_grad_(True)
+        problem.critic.requires_grad_(True)  # trainable again for the next critic updates
         update_ema(self.ema, problem.generator, min(cfg.ema_decay, (1 + self.step) / (10 + self.step)))
         return {**logs, **generator_logs}
 
