@@ -673,6 +673,71 @@ def _cases_train_table() -> list[Case]:
     ]
 
 
+def _fasta(records: dict[str, str]) -> str:
+    return "".join(f">{name}\n{seq}\n" for name, seq in records.items())
+
+
+GOOD_PEPTIDES = {f"p{i}": "MKKLLPTAAAGLLLLAAQPAMA"[: 10 + i % 10] for i in range(30)}
+SEQUENCE_SET = ("--set", "channels=8", "--set", "n_blocks=1", "--set", "noise_dim=8")
+
+
+def _cases_train_sequence() -> list[Case]:
+    entry = "train sequence"
+
+    def train(data: str = "{d}/s.fa", *extra: str) -> tuple[str, ...]:
+        return ("train", "sequence", data, "--out", "{d}/m", *FAST, *SEQUENCE_SET, *extra)
+
+    def fasta(records: dict[str, str], name: str = "s.fa") -> Step:
+        return raw(name, _fasta(records))
+
+    bad_letters = {**GOOD_PEPTIDES, "p3": "MKK#LP", "p7": "MK1LL"}
+    return [
+        Case(entry, "garbage-fasta", train(), (garbage("s.fa"),), ("not fasta", "cannot read"), hostile=True),
+        Case(entry, "missing-input", train("{d}/nowhere.fa"), (), ("does not exist",)),
+        Case(entry, "empty-file", train(), (raw("s.fa", ""),), ("is empty",)),
+        Case(entry, "fastq", train(), (raw("s.fa", "@r1\nACGT\n+\nIIII\n"),), ("fastq",)),
+        Case(entry, "letters-outside-alphabet", train(), (fasta(bad_letters),), ("outside the protein",)),
+        Case(entry, "empty-record", train(), (fasta({**GOOD_PEPTIDES, "p4": ""}),), ("no sequence",)),
+        Case(
+            entry,
+            "duplicate-ids",
+            train(),
+            (raw("s.fa", _fasta(GOOD_PEPTIDES) + ">p1\nMKKL\n"),),
+            ("more than once",),
+        ),
+        Case(entry, "too-long", (*train(), "--max-length", "12"), (fasta(GOOD_PEPTIDES),), ("--truncate",)),
+        Case(entry, "few-sequences", train(), (fasta(dict(list(GOOD_PEPTIDES.items())[:4])),), ("at least",)),
+        Case(
+            entry,
+            "unknown-alphabet",
+            (*train(), "--alphabet", "amino"),
+            (fasta(GOOD_PEPTIDES),),
+            ("alphabet",),
+        ),
+        Case(
+            entry,
+            "label-regex-misses",
+            (*train(), "--label-regex", "class=(\\w+)"),
+            (fasta(GOOD_PEPTIDES),),
+            ("matches no label",),
+        ),
+        Case(
+            entry,
+            "truncated-gzip",
+            train("{d}/s.fa.gz"),
+            (truncated("s.fa.gz", raw("s.fa.gz", _gz_fasta())),),
+            ("cannot read",),
+            hostile=True,
+        ),
+    ]
+
+
+def _gz_fasta() -> bytes:
+    import gzip
+
+    return gzip.compress(_fasta(GOOD_PEPTIDES).encode() * 20, mtime=0)
+
+
 def _cases_sample() -> list[Case]:
     entry = "sample"
 
@@ -1325,6 +1390,7 @@ def all_cases() -> list[Case]:
         *_cases_resume(),
         *vae,
         *_cases_train_table(),
+        *_cases_train_sequence(),
         *_cases_sample(),
         *_cases_augment(),
         *_cases_impute(),

@@ -307,3 +307,31 @@ LABEL_TEXT = st.one_of(
 @given(text=st.none() | LABEL_TEXT)
 def test_parse_label_counts_on_random_text(text):
     ok_or_biogan_error(lambda: parse_label_counts(text))
+
+
+@FUZZ
+@given(data=st.binary(max_size=2048), suffix=st.sampled_from((".fasta", ".fa.gz")))
+def test_read_fasta_on_random_bytes(data, suffix):
+    from biogan.data.sequences import read_fasta
+
+    with written(data, suffix) as path:
+        ok_or_biogan_error(lambda: read_fasta(path))
+
+
+@FUZZ
+@given(
+    records=st.lists(
+        st.tuples(st.text("ab1 |=", min_size=0, max_size=8), st.text("ACGTUMKLNX*-\n acg", max_size=40)),
+        max_size=8,
+    ),
+    alphabet=st.sampled_from((None, "dna", "rna", "protein")),
+    max_length=st.sampled_from((None, 5, 30)),
+)
+def test_read_fasta_on_random_records(records, alphabet, max_length):
+    from biogan.data.sequences import read_fasta
+
+    text = "".join(f">{name}\n{seq}\n" for name, seq in records)
+    with written(text.encode(), ".fasta") as path:
+        data = ok_or_biogan_error(lambda: read_fasta(path, alphabet, r"(\w)", False, max_length))
+        if data is not None:
+            assert len(data) and all(data.sequences)

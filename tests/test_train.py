@@ -321,6 +321,11 @@ def breast():
 
 def _fit_any(name: str, small, breast):
     cls = MODELS[name]
+    if cls.data_kind == "sequences":
+        from biogan.data.datasets import bacterial_proteins
+
+        tiny = {"channels": 8, "n_blocks": 1, "noise_dim": 8, "batch_size": 16, "eval_every": 2}
+        return cls(seed=0, device="cpu", **tiny).fit(bacterial_proteins(60), max_steps=3, progress=False)
     if cls.data_kind == "table":
         return cls(seed=0, device="cpu", batch_size=16).fit(
             breast, labels_key="target", max_steps=3, progress=False
@@ -342,6 +347,8 @@ def test_registry_round_trip_for_every_model_type(small, breast, tmp_path):
         a, b = model.sample(n=15, seed=4), loaded.sample(n=15, seed=4)
         if cls.data_kind == "cells":
             np.testing.assert_array_equal(a.X.toarray(), b.X.toarray())
+        elif cls.data_kind == "sequences":
+            assert a.sequences == b.sequences
         else:
             pd.testing.assert_frame_equal(a, b)
         folders[name] = tmp_path / name

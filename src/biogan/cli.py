@@ -84,8 +84,10 @@ def _train(run: TrainRun, hyper: Any, build: Callable[[Any], tuple[Any, Callable
         if ctx.is_main:
             model.save(run.out)
             where = f" on {ctx.world_size} processes" if ctx.enabled else ""
+            best = model.trainer.best
+            kept = f"; kept step {best['step']} (best validation score)" if best else ""
             typer.echo(
-                f"trained {model.trainer.step} steps{where} in {model.train_seconds:.0f} s; "
+                f"trained {model.trainer.step} steps{where} in {model.train_seconds:.0f} s{kept}; "
                 f"model saved to {run.out}"
             )
 
@@ -175,7 +177,54 @@ def _table_command(model_name: str) -> Callable[..., None]:
     return command
 
 
-COMMAND_MAKERS = {"cells": _cells_command, "table": _table_command}
+def _sequence_command(model_name: str) -> Callable[..., None]:
+    """``biogan train <model_name>`` for a model of sequences (FASTA)."""
+
+    def command(
+        input: Annotated[Path, typer.Argument(help="FASTA file (.fasta/.fa/.faa/.fna, optionally .gz)")],
+        out: Out,
+        alphabet: Annotated[
+            str | None, typer.Option(help="dna, rna or protein (default: inferred from the letters)")
+        ] = None,
+        max_length: Annotated[
+            int | None, typer.Option(help="Longest sequence (default: the longest in INPUT)")
+        ] = None,
+        truncate: Annotated[bool, typer.Option(help="Cut sequences longer than --max-length")] = False,
+        drop_invalid: Annotated[
+            bool, typer.Option(help="Leave out records with letters outside the alphabet")
+        ] = False,
+        label_regex: Annotated[
+            str | None,
+            typer.Option(help="Regular expression whose (first) group in each header is the label"),
+        ] = None,
+        max_steps: MaxSteps = None,
+        max_minutes: MaxMinutes = None,
+        seed: Seed = 0,
+        device: Device = "auto",
+        resume: Resume = False,
+        overwrite: Overwrite = False,
+        config: ConfigFile = None,
+        set_: Settings = None,
+    ) -> None:
+        from biogan.data.sequences import read_fasta
+        from biogan.models import model_class
+
+        run = TrainRun(input, out, max_steps, max_minutes, seed, device, resume, overwrite, config, set_)
+        hyper = run.check(model_name)
+        cls = model_class(model_name)
+        data = read_fasta(input, alphabet, label_regex, drop_invalid, max_length, truncate)
+
+        def build(hyper: Any) -> tuple[Any, Callable[..., Any]]:
+            model = cls(alphabet=data.alphabet, config=hyper, seed=seed, device=device)
+            model.label_regex = label_regex
+            return model, functools.partial(model.fit, data, max_length)
+
+        _train(run, hyper, build)
+
+    return command
+
+
+COMMAND_MAKERS = {"cells": _cells_command, "table": _table_command, "sequences": _sequence_command}
 """How a ``biogan train`` command reads each data kind; one command per registered model."""
 
 
@@ -198,7 +247,10 @@ _register_train_commands()
 @friendly_errors
 def sample(
     model_dir: Annotated[Path, typer.Argument(help="Folder written by 'biogan train'")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output .h5ad (cells) or .csv/.tsv (table)")],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Output .h5ad (cells), .csv/.tsv (table) or .fasta (sequences)"),
+    ],
     n: Annotated[int | None, typer.Option("-n", help="Samples, in the training proportions")] = None,
     labels: Annotated[str | None, typer.Option(help="Counts per label: 'B cell=500,T cell=500'")] = None,
     seed: Annotated[int, typer.Option()] = 0,

@@ -7,6 +7,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 
+from biogan.data.sequences import ALPHABETS, SequenceSet
+
 
 def pbmc68k_counts() -> ad.AnnData:
     """700 PBMCs x 765 genes as raw integer UMI counts, read from the file inside scanpy's wheel.
@@ -46,3 +48,42 @@ def stratified_split(
         np.arange(adata.n_obs), test_size=test_size, random_state=seed, stratify=strata
     )
     return adata[np.sort(idx_train)].copy(), adata[np.sort(idx_test)].copy()
+
+
+def bacterial_proteins(max_length: int | None = None, genes: bool = False) -> SequenceSet:
+    """Real proteins (or their genes) of a bacterial genome, predicted from the genome in pyrodigal's wheel.
+
+    The 2.46 Mb genome ``GCF_001457455.1`` (NCTC 11397) ships in ``pyrodigal/tests/data``; pyrodigal's
+    gene finder, trained on it, predicts 2,343 genes in about a second. Deterministic: no seed needed.
+
+    Parameters
+    ----------
+    max_length
+        Keep only sequences of at most this many letters (``None``: all).
+    genes
+        Return the genes (DNA, start to stop codon) instead of the proteins (stop ``*`` removed).
+
+    Returns
+    -------
+    SequenceSet
+        IDs ``gene1``, ``gene2``, ... in genome order; alphabet ``"protein"`` or ``"dna"``.
+    """
+    import gzip
+    from importlib.resources import files
+
+    import pyrodigal
+    from Bio import SeqIO
+
+    path = files("pyrodigal") / "tests" / "data" / "GCF_001457455.1_NCTC11397_genomic.fna.gz"
+    with path.open("rb") as raw, gzip.open(raw, "rt") as handle:
+        contigs = [bytes(record.seq) for record in SeqIO.parse(handle, "fasta")]
+    finder = pyrodigal.GeneFinder()
+    finder.train(*contigs)
+    found = [g for contig in contigs for g in finder.find_genes(contig)]
+    sequences = [g.sequence() if genes else g.translate().rstrip("*") for g in found]
+    ids = [f"gene{i + 1}" for i in range(len(sequences))]
+    keep = [i for i, s in enumerate(sequences) if max_length is None or len(s) <= max_length]
+    alphabet = "dna" if genes else "protein"
+    # pyrodigal translates rare ambiguous codons as X; such proteins are left out of the set
+    keep = [i for i in keep if set(sequences[i]) <= set(ALPHABETS[alphabet])]
+    return SequenceSet([sequences[i] for i in keep], alphabet, [ids[i] for i in keep])

@@ -1,7 +1,7 @@
 """The kinds of data biogan handles, registered once: how each is recognised, read, written and counted.
 
 Commands dispatch through :data:`KINDS` (``biogan sample`` writes what a model makes, ``biogan augment``
-reads and writes its input's kind), so a new data kind (genotypes, sequences, structures) adds one
+reads and writes its input's kind), so a new data kind (genotypes, structures) adds one
 entry here instead of ``isinstance`` branches in every command.
 """
 
@@ -17,6 +17,8 @@ import anndata as ad
 import pandas as pd
 
 from biogan.data.readers import read_cells, read_table, write_h5ad, write_table
+from biogan.data.sequences import SUFFIXES as SEQUENCE_SUFFIXES
+from biogan.data.sequences import SequenceSet, read_fasta, write_fasta
 from biogan.errors import InvalidDataError
 
 
@@ -49,6 +51,15 @@ def _write_cells(data: ad.AnnData, path: str | os.PathLike, index: bool = False)
     return write_h5ad(data, path)
 
 
+def _read_sequences(path: str | os.PathLike, index: bool = True) -> SequenceSet:
+    return read_fasta(path)  # the alphabet is inferred from the letters
+
+
+def _sequence_size(data: SequenceSet) -> str:
+    lengths = data.lengths
+    return f"{len(data)} {data.alphabet} sequences of {lengths.min()}-{lengths.max()} letters"
+
+
 KINDS: dict[str, DataKind] = {
     "cells": DataKind(
         name="cells",
@@ -67,6 +78,15 @@ KINDS: dict[str, DataKind] = {
         read=read_table,
         write=write_table,
         size=lambda data: f"{len(data)} rows x {data.shape[1]} columns",
+    ),
+    "sequences": DataKind(
+        name="sequences",
+        noun="sequences",
+        python_type=SequenceSet,
+        suffixes=SEQUENCE_SUFFIXES,
+        read=_read_sequences,
+        write=write_fasta,
+        size=_sequence_size,
     ),
 }
 

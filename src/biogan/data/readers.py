@@ -19,9 +19,10 @@ from biogan._utils import atomic_write
 from biogan.data.validation import make_names_unique
 from biogan.errors import InvalidDataError
 
-# What a damaged file raises while it is parsed: h5py and gzip (OSError), a truncated stream (EOFError,
-# which click would otherwise turn into a bare "Aborted."), a corrupt deflate block, bad text or layout.
-READ_ERRORS = (OSError, EOFError, zlib.error, ValueError, KeyError, pd.errors.ParserError)
+# What a damaged file raises while it is parsed: h5py and gzip (OSError; h5py also RuntimeError for a
+# corrupt group table, "bad symbol table node signature"), a truncated stream (EOFError, which click
+# would otherwise turn into a bare "Aborted."), a corrupt deflate block, bad text or layout.
+READ_ERRORS = (OSError, RuntimeError, EOFError, zlib.error, ValueError, KeyError, pd.errors.ParserError)
 
 
 def read_cells(path: str | os.PathLike) -> ad.AnnData:

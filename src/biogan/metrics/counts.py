@@ -37,6 +37,7 @@ from biogan.errors import GeneMismatchError, InvalidDataError, UnknownLabelError
 from biogan.metrics.engine import (
     OVERALL,
     MetricInfo,
+    PrivacyRow,
     c2st_info,
     compare_sets,
     dcr_info,
@@ -417,11 +418,9 @@ class CountMetrics:
     def compare(self, ref: Cells, other: Cells, plan: CountPlan) -> dict[tuple[str, str], float]:
         return _compare(ref, other, plan)
 
-    def privacy(
-        self, real: Cells, synthetic: Cells, train: Cells | None, seed: int
-    ) -> tuple[float, float, str]:
+    def privacy(self, real: Cells, synthetic: Cells, train: Cells | None, seed: int) -> list[PrivacyRow]:
         """DCR on log-normalised counts (:func:`biogan.metrics.engine.dcr_privacy`)."""
-        return dcr_privacy(real.log, synthetic.log, None if train is None else train.log, seed, self.noun)
+        return [dcr_privacy(real.log, synthetic.log, None if train is None else train.log, seed, self.noun)]
 
 
 COUNTS = register(CountMetrics())

@@ -12,7 +12,8 @@ how to compare two prepared sets of equal size. The engine does the rest the sam
 4. build one *plan* -- what both comparisons share (principal components are fit on the union of the
    two sets compared, chosen genes, category lists, ...) -- and compute every metric for reference vs
    synthetic (the value) and reference vs control (the control);
-5. add the privacy row (distance to the closest record, with an alert for copies) and the verdicts.
+5. add the privacy rows, computed on the full sets against the training data (distance to the closest
+   record; for sequences also exact copies), with an alert for copies, and the verdicts.
 
 :func:`evaluate` returns the tidy table ``metric, scope, value, control, verdict``.
 """
@@ -46,6 +47,7 @@ class MetricInfo:
     ``better`` is ``"higher"``, ``"lower"`` or ``"half"`` (closer to 0.5). The *gap* is how much worse
     than the control the value is; ``good`` and ``borderline`` bound it. With ``relative`` the bounds
     are multiples of ``max(|control|, floor)`` (for distances, whose scale depends on the data).
+    ``privacy`` marks a metric whose poor verdict means copied training records (the report's alert).
     """
 
     description: str
@@ -54,6 +56,7 @@ class MetricInfo:
     borderline: float
     relative: bool = False
     floor: float = 0.0
+    privacy: bool = False
 
     def same_rule(self, other: MetricInfo) -> bool:
         """Whether ``other`` judges values the same way (descriptions may differ between data kinds)."""
@@ -79,7 +82,22 @@ def dcr_info(noun: str) -> MetricInfo:
         "higher",
         0.2,
         0.5,
+        privacy=True,
     )
+
+
+@dataclass(frozen=True)
+class PrivacyRow:
+    """One metric of :meth:`MetricSet.privacy`, on the full sets: value, control and a note on them.
+
+    ``alert`` says the value shows copied training records: :func:`evaluate` then warns, quoting ``note``.
+    """
+
+    metric: str
+    value: float
+    control: float
+    note: str
+    alert: bool = False
 
 
 METRICS: dict[str, MetricInfo] = {}
@@ -146,8 +164,9 @@ class MetricSet(Protocol):
         """Every metric for one (reference, other) pair of equal-size sets: ``{(metric, scope): value}``."""
         ...
 
-    def privacy(self, real: Any, synthetic: Any, train: Any, seed: int) -> tuple[float, float, str] | None:
-        """``(value, control, note)`` of :data:`PRIVACY_METRIC` on the full sets, or ``None``."""
+    def privacy(self, real: Any, synthetic: Any, train: Any, seed: int) -> list[PrivacyRow]:
+        """The rows computed on the full sets against ``train`` (or, without it, against ``real``
+        itself), such as :data:`PRIVACY_METRIC`; ``[]`` for none."""
         ...
 
 
@@ -238,11 +257,13 @@ def distance_to_closest_record(
 
 def dcr_privacy(
     real: np.ndarray, synthetic: np.ndarray, train: np.ndarray | None, seed: int, noun: str = "cell"
-) -> tuple[float, float, str]:
-    """DCR ratio (synthetic / held-out real), its real-vs-real control, and a note on the distances.
+) -> PrivacyRow:
+    """DCR ratio (synthetic / held-out real) as :data:`PRIVACY_METRIC`, its real-vs-real control, and a
+    note on the distances.
 
     Distances are to the closest ``train`` record, or (without ``train``) to the closest other real
-    record. The control splits the held-out real distances in halves: a ratio near 1.
+    record. The control splits the held-out real distances in halves: a ratio near 1. The row alerts
+    when the ratio is poor against 1 (what it is when synthetic records are as far as real ones).
     """
     if train is not None:
         d_synth = distance_to_closest_record(synthetic, train)
@@ -257,11 +278,13 @@ def dcr_privacy(
     control = _ratio(np.median(d_real[order[:half]]), np.median(d_real[order[half:]]))
     value = _ratio(np.median(d_synth), np.median(d_real))
     note = (
-        f"median distance to the closest {against} {noun}: synthetic {np.median(d_synth):.3g}, "
-        f"held-out real {np.median(d_real):.3g}; {int((d_synth == 0).sum())} synthetic {noun}s are "
-        "exact copies"
+        f"distance ratio {value:.2f}, median distance to the closest {against} {noun}: synthetic "
+        f"{np.median(d_synth):.3g}, held-out real {np.median(d_real):.3g}; {int((d_synth == 0).sum())} "
+        f"synthetic {noun}s are exact copies"
     )
-    return value, control, note
+    rule = {PRIVACY_METRIC: dcr_info(noun)}
+    alert = math.isfinite(value) and verdict(PRIVACY_METRIC, value, 1.0, metrics=rule) == "poor"
+    return PrivacyRow(PRIVACY_METRIC, value, control, note, alert)
 
 
 def _ratio(a: float, b: float) -> float:
@@ -372,7 +395,8 @@ def evaluate(
     ----------
     real
         Real data the model did *not* train on (held-out): cells (AnnData with raw counts in
-        ``layers["counts"]`` or ``.X``, or a count matrix) or a table (pandas DataFrame).
+        ``layers["counts"]`` or ``.X``, or a count matrix), a table (pandas DataFrame) or sequences
+        (:class:`biogan.data.sequences.SequenceSet`).
     synthetic
         Generated data of the same kind with the same genes / columns (reordered to ``real``'s order).
     labels_key
@@ -388,7 +412,8 @@ def evaluate(
     **options
         Options of the kind. Cells: ``n_pcs`` (50), ``n_markers`` (20), ``n_top_genes`` (100),
         ``max_cells`` (3000) (:class:`biogan.metrics.counts.CountMetrics`). Tables: ``max_rows``
-        (3000) (:class:`biogan.metrics.tables.TableMetrics`).
+        (3000) (:class:`biogan.metrics.tables.TableMetrics`). Sequences: ``max_sequences`` (2000)
+        (:class:`biogan.metrics.sequences.SequenceMetrics`).
 
     Returns
     -------
@@ -400,8 +425,8 @@ def evaluate(
     Warns
     -----
     UserWarning
-        When synthetic records sit much closer to the training records than held-out real ones do (a
-        sign of memorised, copied records).
+        When a privacy row alerts: synthetic records sit much closer to the training records than
+        held-out real ones do, or copy them (a sign of memorised records).
     """
     metric_set = metric_set_for(real, kind)
     options = resolve_options(metric_set, options)
@@ -420,22 +445,20 @@ def evaluate(
         for (m, s), v in values.items()
     ]
     privacy = metric_set.privacy(ref_all, synth_all, train_all, seed)
-    if privacy is not None:
-        rows.append(_privacy_row(metric_set, *privacy))
+    rows += [{"metric": r.metric, "scope": OVERALL, "value": r.value, "control": r.control} for r in privacy]
+    _warn_of_copies(metric_set.noun, [r for r in privacy if r.alert])
     return _tidy(pd.DataFrame(rows), metric_set, found)
 
 
-def _privacy_row(metric_set: MetricSet, value: float, control: float, note: str) -> dict[str, Any]:
-    if math.isfinite(value) and verdict(PRIVACY_METRIC, value, 1.0, metrics=metric_set.metrics) == "poor":
-        noun = metric_set.noun
+def _warn_of_copies(noun: str, alerts: Sequence[PrivacyRow]) -> None:
+    if alerts:
         warnings.warn(
             f"PRIVACY ALERT: synthetic {noun}s sit much closer to the training {noun}s than held-out real "
-            f"{noun}s do (distance ratio {value:.2f}, {note}). The model is likely copying training "
+            f"{noun}s do ({'; '.join(r.note for r in alerts)}). The model is likely copying training "
             f"{noun}s: do not share these data as anonymised.",
             UserWarning,
             stacklevel=3,  # the caller of evaluate()
         )
-    return {"metric": PRIVACY_METRIC, "scope": OVERALL, "value": value, "control": control}
 
 
 def _tidy(table: pd.DataFrame, metric_set: MetricSet, found: Comparison) -> pd.DataFrame:
@@ -479,6 +502,7 @@ __all__ = [
     "MetricInfo",
     "MetricSet",
     "Prepared",
+    "PrivacyRow",
     "c2st_info",
     "compare_sets",
     "dcr_info",

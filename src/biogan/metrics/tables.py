@@ -23,7 +23,15 @@ from sklearn.metrics import f1_score
 from biogan.data.tables import clean_table
 from biogan.data.validation import MIN_SAMPLES, check_no_missing_labels, check_not_continuous
 from biogan.errors import InvalidDataError, UnknownLabelError
-from biogan.metrics.engine import OVERALL, MetricInfo, c2st_info, dcr_info, dcr_privacy, register
+from biogan.metrics.engine import (
+    OVERALL,
+    MetricInfo,
+    PrivacyRow,
+    c2st_info,
+    dcr_info,
+    dcr_privacy,
+    register,
+)
 from biogan.metrics.two_sample import c2st_auc, correlation_gap
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
@@ -337,14 +345,12 @@ class TableMetrics:
     def compare(self, ref: Table, other: Table, plan: TablePlan) -> dict[tuple[str, str], float]:
         return _compare(ref, other, plan)
 
-    def privacy(
-        self, real: Table, synthetic: Table, train: Table | None, seed: int
-    ) -> tuple[float, float, str]:
+    def privacy(self, real: Table, synthetic: Table, train: Table | None, seed: int) -> list[PrivacyRow]:
         """DCR on the standardised + one-hot rows (:func:`biogan.metrics.engine.dcr_privacy`)."""
         sets = [synthetic] if train is None else [synthetic, train]
         encoding = TableEncoding.fit(real, sets)
         train_x = None if train is None else encoding.features(train)
-        return dcr_privacy(encoding.features(real), encoding.features(synthetic), train_x, seed, self.noun)
+        return [dcr_privacy(encoding.features(real), encoding.features(synthetic), train_x, seed, self.noun)]
 
 
 TABLES = register(TableMetrics())

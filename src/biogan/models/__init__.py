@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from biogan.models.expression import ExpressionGAN, ExpressionGANConfig
 from biogan.models.registry import MODELS, load_model, model_class, register_model
+from biogan.models.sequence import SequenceGAN, SequenceGANConfig
+from biogan.models.sequence_peers import IIDResidues, MarkovChain
 from biogan.models.tabular import TabularGAN, TabularGANConfig
 from biogan.models.vae import ExpressionVAE, ExpressionVAEConfig
 
@@ -13,6 +15,10 @@ __all__ = [
     "ExpressionGANConfig",
     "ExpressionVAE",
     "ExpressionVAEConfig",
+    "IIDResidues",
+    "MarkovChain",
+    "SequenceGAN",
+    "SequenceGANConfig",
     "TabularGAN",
     "TabularGANConfig",
     "load_model",

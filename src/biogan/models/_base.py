@@ -295,9 +295,7 @@ class CountModel(GenerativeModel):
         self.zero_fraction = meta.get("zero_fraction")  # absent in folders saved before it was kept
 
     @classmethod
-    def load(
-        cls, path: str | os.PathLike, adata: ad.AnnData | None = None, device: str = "auto"
-    ) -> Any:
+    def load(cls, path: str | os.PathLike, adata: ad.AnnData | None = None, device: str = "auto") -> Any:
         """Load a model written by :meth:`save`; ``adata`` (optional) is checked against its genes and
         labels."""
         model = super().load(path, device=device)

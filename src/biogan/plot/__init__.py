@@ -8,16 +8,28 @@ from biogan.plot.expression import (
     marker_dotplot,
     training_curves,
 )
+from biogan.plot.sequences import (
+    composition_bars,
+    kmer_scatter,
+    length_histogram,
+    novelty_histogram,
+    sequence_logo,
+)
 from biogan.plot.tables import column_correlations, column_distributions, row_pca
 
 __all__ = [
     "column_correlations",
     "column_distributions",
+    "composition_bars",
     "correlation_heatmaps",
     "embedding",
     "gene_mean_variance_scatter",
+    "kmer_scatter",
+    "length_histogram",
     "library_and_zero_histograms",
     "marker_dotplot",
+    "novelty_histogram",
     "row_pca",
+    "sequence_logo",
     "training_curves",
 ]

@@ -1,14 +1,15 @@
 """``biogan evaluate``, ``biogan report`` and ``biogan compare``: metrics and one HTML report.
 
-``evaluate`` and ``report`` work for every data kind with a reader here (:data:`READERS`: cells and
-tables; a .csv/.tsv input is a table) and a sampler (:data:`REPORT_INPUTS`, chosen by the model's
-``data_kind``); ``compare`` trains count models and stays cells-only. Plain functions with typer
-annotations; :mod:`biogan.cli` registers them as commands.
+``evaluate`` and ``report`` work for every data kind of :data:`biogan.data.kinds.KINDS` (cells, tables,
+sequences; the file suffix tells which, see :func:`input_kind`) and a sampler (:data:`REPORT_INPUTS`,
+chosen by the model's ``data_kind``); ``compare`` trains count models and stays cells-only. Plain
+functions with typer annotations; :mod:`biogan.cli` registers them as commands.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,9 @@ import pandas as pd
 import typer
 
 from biogan._cli_utils import friendly_errors, pick_layer
+from biogan.data.kinds import KINDS
 from biogan.data.readers import read_table
+from biogan.data.sequences import read_fasta
 from biogan.data.validation import (
     MIN_CLASS_SIZE,
     check_class_sizes,
@@ -31,8 +34,9 @@ from biogan.errors import CheckpointError, GeneMismatchError, InvalidDataError, 
 
 MODEL_CHOICES = ("gan", "vae", "nb", "gaussian", "copula")
 REPORT_FILE, METRICS_FILE = "report.html", "metrics.csv"
-TABLE_SUFFIXES = (".csv", ".tsv")
-KIND_CHOICES = ("auto", "cells", "table")
+FALLBACK_KIND = "cells"  # a file no other kind claims: 10x folders, .h5, .mtx, text count matrices
+AMBIGUOUS_SUFFIXES = (".txt",)  # a table or a text count matrix: read as cells unless --kind says so
+KIND_CHOICES = ("auto", *KINDS)
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -71,18 +75,27 @@ def _write_outputs(out: Path, metrics: pd.DataFrame, **report: Any) -> Path:
 
 
 def read_input(path: Path, kind: str, layer: str | None = None, index: bool = True) -> Any:
-    """Read ``path`` as ``kind`` (``"auto"``: .csv/.tsv are tables, everything else cells)."""
+    """Read ``path`` as ``kind`` (``"auto"``: :func:`input_kind`) with the kind's reader in
+    :data:`~biogan.data.kinds.KINDS`; cells keep their raw counts in ``layers["counts"]``."""
     kind = input_kind(path, kind)
-    return read_table(path, index) if kind == "table" else read_counts(path, layer)
+    if kind == "cells":
+        return read_counts(path, layer)
+    return KINDS[kind].read(path, index=index)
 
 
 def input_kind(path: Path, kind: str = "auto") -> str:
-    """The data kind of an input file: ``kind`` itself unless it is ``"auto"``."""
+    """The data kind of an input file: ``kind`` itself unless it is ``"auto"``, else the kind whose file
+    suffixes (:data:`~biogan.data.kinds.KINDS`) end the name -- .csv/.tsv a table, FASTA sequences --
+    and cells for anything else (a .txt file included)."""
     if kind not in KIND_CHOICES:
         raise InvalidDataError(f"unknown --kind {kind!r}: use {', '.join(KIND_CHOICES)}")
     if kind != "auto":
         return kind
-    return "table" if path.suffix.lower() in TABLE_SUFFIXES else "cells"
+    name = path.name.lower()
+    if name.endswith(AMBIGUOUS_SUFFIXES):
+        return FALLBACK_KIND
+    claimed = [k.name for k in KINDS.values() if k.name != FALLBACK_KIND and name.endswith(k.suffixes)]
+    return claimed[0] if claimed else FALLBACK_KIND
 
 
 def _composition(adata: ad.AnnData, labels_key: str | None) -> dict[str, int] | None:
@@ -135,7 +148,30 @@ def _table_inputs(
     return ReportInputs(real_rows, synth, train_rows, labels_key)
 
 
-REPORT_INPUTS: dict[str, Callable[..., ReportInputs]] = {"cells": _cell_inputs, "table": _table_inputs}
+def _sequence_inputs(
+    model: Any, real: Path, train: Path | None, n: int | None, seed: int, layer: str | None, index: bool
+) -> ReportInputs:
+    """FASTA read in the model's alphabet (labels by its ``label_regex``); samples as many sequences per
+    label as the real FASTA holds when it has labels, else ``n`` (default: as many as real) sequences."""
+
+    def read(path: Path) -> Any:
+        return read_fasta(path, alphabet=model.alphabet, label_regex=model.label_regex)
+
+    real_seqs = read(real)
+    train_seqs = read(train) if train else None
+    if n is None and real_seqs.labels is not None:  # labels only come with a model's label_regex
+        counts = Counter(real_seqs.labels.tolist())
+        synth = model.sample(labels={label: int(k) for label, k in counts.items()}, seed=seed)
+    else:
+        synth = model.sample(n=n or len(real_seqs), seed=seed)
+    return ReportInputs(real_seqs, synth, train_seqs, None if real_seqs.labels is None else "label")
+
+
+REPORT_INPUTS: dict[str, Callable[..., ReportInputs]] = {
+    "cells": _cell_inputs,
+    "table": _table_inputs,
+    "sequences": _sequence_inputs,
+}
 """A model class's ``data_kind`` -> how ``biogan report`` reads the real data and samples the model."""
 
 
@@ -179,16 +215,22 @@ def evaluate_command(
     real: Annotated[
         Path,
         typer.Argument(
-            help="Real data, ideally not used for training: cells (.h5ad, 10x) or a table (.csv/.tsv)"
+            help="Real data, ideally not used for training: cells (.h5ad, 10x), a table (.csv/.tsv) "
+            "or sequences (FASTA)"
         ),
     ],
-    synth: Annotated[Path, typer.Argument(help="Synthetic data with the same genes / columns")],
+    synth: Annotated[Path, typer.Argument(help="Synthetic data with the same genes / columns (or alphabet)")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, metrics.csv and PNGs")],
     labels_key: Annotated[str | None, typer.Option(help="Column with labels (obs column for cells)")] = None,
     train: Annotated[
         Path | None, typer.Option(help="The model's training data: control and privacy check use them")
     ] = None,
-    kind: Annotated[str, typer.Option(help="auto (.csv/.tsv = table, else cells), cells or table")] = "auto",
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="auto (.csv/.tsv = table, FASTA = sequences, else cells), cells, table or sequences"
+        ),
+    ] = "auto",
     index: Annotated[bool, typer.Option(help="Tables: the first column holds row names")] = True,
     layer: Annotated[
         str | None, typer.Option(help="Cells: layer with raw counts (default: 'counts' or X)")
@@ -210,6 +252,7 @@ def evaluate_command(
         metrics,
         real=real_data,
         synth=synth_data,
+        train=train_data,
         labels_key=labels_key,
         title=f"biogan evaluate: {synth.name} vs {real.name}",
         embedding_method=embedding,
@@ -271,6 +314,7 @@ def report_command(
         metrics,
         real=inputs.real,
         synth=inputs.synth,
+        train=inputs.train,
         labels_key=inputs.labels_key,
         model=model_dir,
         title=f"biogan report: {type(model).__name__} in {model_dir.name}",

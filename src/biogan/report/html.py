@@ -1,7 +1,7 @@
 """One self-contained HTML report: data summary, metrics with controls and verdicts, pictures, the model.
 
 The metrics, model and training sections are the same for every data kind; the data summary and the
-pictures come from the kind's entry in :data:`REPORT_KINDS` (cells, tables). Images are embedded as
+pictures come from the kind's entry in :data:`REPORT_KINDS` (cells, tables, sequences). Images are embedded as
 base64 PNG, so the single file opens offline in any browser and can be mailed. The file is written
 atomically (a crash never leaves half a report).
 """
@@ -26,7 +26,8 @@ import biogan
 from biogan._utils import atomic_write
 from biogan.errors import BioganError, InvalidDataError
 from biogan.metrics.counts import cells_from, gene_names
-from biogan.metrics.engine import METRIC_SETS, OVERALL, PRIVACY_METRIC, MetricInfo, evaluate, kind_of
+from biogan.metrics.engine import METRIC_SETS, OVERALL, MetricInfo, evaluate, kind_of
+from biogan.metrics.sequences import Sequences, sequences_from, uniqueness
 from biogan.metrics.tables import MISSING, NUMERIC, Table, table_from
 from biogan.train.diagnostics import diagnose
 
@@ -220,13 +221,14 @@ def _pictures(
     labels_key: str | None,
     method: str,
     seed: int,
+    train: Any,
     png_dir: Path | None,
 ) -> str:
     body = []
     for name, synth in synths.items():
         if len(synths) > 1:
             body.append(f"<h3>{_e(name)}</h3>")
-        for key, caption, make in kind.pictures(real, synth, labels_key, method, seed):
+        for key, caption, make in kind.pictures(real, synth, labels_key, method, seed, train):
             body.append(_figure(make, caption, png_dir, f"{_slug(name)}_{key}" if len(synths) > 1 else key))
     return _section("pictures", "\n".join(body))
 
@@ -257,7 +259,7 @@ def _cells_summary(real: ad.AnnData, synths: Mapping[str, ad.AnnData], labels_ke
 
 
 def _cells_pictures(
-    real: ad.AnnData, synth: ad.AnnData, labels_key: str | None, method: str, seed: int
+    real: ad.AnnData, synth: ad.AnnData, labels_key: str | None, method: str, seed: int, train: Any = None
 ) -> list[Maker]:
     from biogan import plot
 
@@ -347,7 +349,7 @@ def _column_summary(table: Table, column: Any) -> str:
 
 
 def _table_pictures(
-    real: pd.DataFrame, synth: pd.DataFrame, labels_key: str | None, method: str, seed: int
+    real: pd.DataFrame, synth: pd.DataFrame, labels_key: str | None, method: str, seed: int, train: Any = None
 ) -> list[Maker]:
     from biogan import plot
 
@@ -370,6 +372,66 @@ def _table_pictures(
     ]
 
 
+# ---------------------------------------------------------------------------------------- sequences
+def _sequence_sets(real: Any, synths: Mapping[str, Any]) -> dict[str, Sequences]:
+    ref = sequences_from(real, "real")
+    return {"real": ref, **{name: sequences_from(d, name, like=ref) for name, d in synths.items()}}
+
+
+def _check_sequences(real: Any, synths: Mapping[str, Any], labels_key: str | None) -> None:
+    _sequence_sets(real, synths)
+
+
+def _sequence_summary(real: Any, synths: Mapping[str, Any], labels_key: str | None) -> str:
+    sets = _sequence_sets(real, synths)
+    rows = [
+        {
+            "set": name,
+            "sequences": len(s),
+            "alphabet": s.alphabet,
+            "shortest": int(s.lengths.min()),
+            "median length": float(np.median(s.lengths)),
+            "longest": int(s.lengths.max()),
+            "distinct": f"{uniqueness(s.sequences):.1%}",
+            "labels": "–" if s.labels is None else len(set(s.labels)),
+        }
+        for name, s in sets.items()
+    ]
+    labels = {name: s.labels for name, s in sets.items()}
+    return table_html(pd.DataFrame(rows)) + _composition(labels, labels_key or "label", "sequence")
+
+
+def _sequence_pictures(
+    real: Any, synth: Any, labels_key: str | None, method: str, seed: int, train: Any = None
+) -> list[Maker]:
+    from biogan import plot
+
+    against = "the nearest other real sequence" if train is None else "the nearest training sequence"
+    return [
+        (
+            "kmer_shares",
+            "Share of every 1-, 2- and 3-mer, synthetic against real (dashed: identity)",
+            lambda: plot.kmer_scatter(real, synth),
+        ),
+        ("lengths", "Sequence lengths", lambda: plot.length_histogram(real, synth)),
+        (
+            "composition",
+            "Letter composition, real next to synthetic",
+            lambda: plot.composition_bars(real, synth),
+        ),
+        (
+            "novelty",
+            f"Normalised edit distance to {against}, synthetic and held-out real (0 = a copy)",
+            lambda: plot.novelty_histogram(real, synth, train, seed=seed),
+        ),
+        (
+            "logo",
+            "Letter shares at the first positions (sequence logo), real above synthetic",
+            lambda: plot.sequence_logo(real, synth),
+        ),
+    ]
+
+
 # ---------------------------------------------------------------------------------------- kinds
 @dataclass(frozen=True)
 class ReportKind:
@@ -377,8 +439,8 @@ class ReportKind:
 
     ``noun`` names one record in texts; ``scope_title`` and ``scope_plural`` head the per-scope metric
     rows. ``check(real, synths, labels_key)`` validates the inputs before any plotting, ``summary``
-    returns the body of the data summary, ``pictures(real, synth, labels_key, method, seed)`` the
-    pictures of one synthetic set.
+    returns the body of the data summary, ``pictures(real, synth, labels_key, method, seed, train)`` the
+    pictures of one synthetic set (``train``: the training data or ``None``).
     """
 
     noun: str
@@ -398,6 +460,9 @@ REPORT_KINDS: dict[str, ReportKind] = {
         _check_table,
         _table_summary,
         _table_pictures,
+    ),
+    "sequences": ReportKind(
+        "sequence", "Per-label metrics", "labels", _check_sequences, _sequence_summary, _sequence_pictures
     ),
 }
 """Data kind (as in :data:`biogan.metrics.engine.METRIC_SETS`) -> its report sections."""
@@ -479,15 +544,17 @@ def _training_section(infos: Mapping[str, ModelInfo], png_dir: Path | None) -> s
     return _section("training", "\n".join(body))
 
 
-def _privacy_alert(metrics: pd.DataFrame, noun: str) -> str:
-    rows = metrics[(metrics["metric"] == PRIVACY_METRIC) & (metrics["verdict"] == "poor")]
+def _privacy_alert(metrics: pd.DataFrame, noun: str, infos: Mapping[str, MetricInfo]) -> str:
+    """The alert for poor verdicts of privacy metrics (:attr:`MetricInfo.privacy`), or ``""``."""
+    private = [m for m, info in infos.items() if info.privacy]
+    rows = metrics[metrics["metric"].isin(private) & (metrics["verdict"] == "poor")]
     if rows.empty:
         return ""
-    who = ", ".join(map(str, rows["model"])) if "model" in rows else f"the synthetic {noun}s"
-    ratio = ", ".join(f"{v:.2f}" for v in rows["value"])
+    who = ", ".join(dict.fromkeys(map(str, rows["model"]))) if "model" in rows else f"the synthetic {noun}s"
+    values = ", ".join(f"{m} {v:.2f}" for m, v in zip(rows["metric"], rows["value"], strict=True))
     return (
         f'<p class="alert">PRIVACY ALERT: {_e(who)} sit much closer to training {noun}s than held-out real '
-        f"{noun}s do (distance ratio {_e(ratio)}). The model is likely copying training {noun}s; do not "
+        f"{noun}s do ({_e(values)}). The model is likely copying training {noun}s; do not "
         "share these data as anonymised.</p>"
     )
 
@@ -515,11 +582,13 @@ def write_report(
     path
         The ``.html`` file to write (atomically; parent folders are created).
     real
-        Real (ideally held-out) data: cells with raw counts (AnnData) or a table (DataFrame).
+        Real (ideally held-out) data: cells with raw counts (AnnData), a table (DataFrame) or sequences
+        (:class:`biogan.data.sequences.SequenceSet`).
     synth
         Synthetic data of the same kind, or ``{name: data}`` to put several models in one report.
     labels_key
         Column with labels (``obs`` column for cells): per-label metrics, marker dot plot, colours.
+        Sequences carry their labels; ``labels_key`` only names them in the summary.
     model
         A fitted model, a saved model folder, or ``{name: model}``; adds hyperparameters, training time,
         training curves and diagnostics warnings.
@@ -531,7 +600,8 @@ def write_report(
     title
         Page title (default: ``biogan report: real vs synthetic cells`` / ``rows``).
     train
-        Training data, passed to :func:`evaluate` when the metrics are computed here.
+        Training data, passed to :func:`evaluate` when the metrics are computed here (and to the
+        sequence novelty picture).
     embedding_method
         ``"umap"`` or ``"pca"`` (cells only).
     png_dir
@@ -568,11 +638,12 @@ def write_report(
     infos = {name: model_info(m) for name, m in models.items()}
     png = Path(png_dir) if png_dir is not None else None
     title = title or f"biogan report: real vs synthetic {report_kind.noun}s"
+    metric_infos = METRIC_SETS[kind].metrics if kind in METRIC_SETS else {}
     parts = [
-        _privacy_alert(metrics, report_kind.noun),
+        _privacy_alert(metrics, report_kind.noun, metric_infos),
         _section("summary", report_kind.summary(real, synths, labels_key)),
-        _metrics(metrics, report_kind, METRIC_SETS[kind].metrics if kind in METRIC_SETS else {}),
-        _pictures(report_kind, real, synths, labels_key, embedding_method, seed, png),
+        _metrics(metrics, report_kind, metric_infos),
+        _pictures(report_kind, real, synths, labels_key, embedding_method, seed, train, png),
     ]
     if infos:
         parts += [_model_section(infos), _training_section(infos, png)]

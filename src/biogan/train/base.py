@@ -172,13 +172,22 @@ class TrainerBase:
                 self._log(bar)
             if cfg.eval_every and (self.step % cfg.eval_every == 0 or out_of_time):
                 self._evaluate()
-            if self.checkpoint_path and self._checkpoint_due():
+            stalled = self._stalled()
+            if self.checkpoint_path and (self._checkpoint_due() or stalled):
                 self._save_rng()
                 self.save_checkpoint()
             bar.update(1)
-            if out_of_time:
+            if out_of_time or stalled:
                 break
         bar.close()
+
+    def _stalled(self) -> bool:
+        """Early stopping: ``patience`` evaluations have passed since the best validation score (every
+        rank scores the same weights with the same seed, so all ranks stop at the same step)."""
+        cfg = self.config
+        if not (cfg.patience and cfg.eval_every and self.best is not None):
+            return False
+        return self.step - self.best["step"] >= cfg.patience * cfg.eval_every
 
     def _out_of_time(self, max_seconds: float | None) -> bool:
         if max_seconds is None:

@@ -24,6 +24,8 @@ class ScheduleConfig:
         steps), so a kill early in a slow run loses at most this much work.
     grad_clip
         Clip each optimiser's gradient norm to this value (0 disables).
+    patience
+        Stop early after this many evaluations without a better validation score (0: never).
     """
 
     batch_size: int = 128
@@ -32,13 +34,14 @@ class ScheduleConfig:
     checkpoint_every: int = 250
     checkpoint_seconds: float = 60.0
     grad_clip: float = 0.0
+    patience: int = 0
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "log_every", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
-        if self.eval_every < 0 or self.grad_clip < 0 or self.checkpoint_seconds < 0:
-            raise ValueError("eval_every, checkpoint_seconds and grad_clip must be >= 0")
+        if self.eval_every < 0 or self.grad_clip < 0 or self.checkpoint_seconds < 0 or self.patience < 0:
+            raise ValueError("eval_every, checkpoint_seconds, grad_clip and patience must be >= 0")
 
 
 @dataclass
@@ -47,7 +50,7 @@ class TrainConfig(ScheduleConfig):
 
     Parameters
     ----------
-    batch_size, log_every, eval_every, checkpoint_every, checkpoint_seconds, grad_clip
+    batch_size, log_every, eval_every, checkpoint_every, checkpoint_seconds, grad_clip, patience
         See :class:`ScheduleConfig`.
     n_critic
         Critic updates per generator update.
@@ -80,7 +83,7 @@ class LikelihoodTrainConfig(ScheduleConfig):
 
     Parameters
     ----------
-    batch_size, log_every, eval_every, checkpoint_every, checkpoint_seconds, grad_clip
+    batch_size, log_every, eval_every, checkpoint_every, checkpoint_seconds, grad_clip, patience
         See :class:`ScheduleConfig`.
     lr
         Adam learning rate (one optimiser).
