@@ -175,6 +175,16 @@ def test_cli_evaluate_on_fasta_files(parts, tmp_path, fast_c2st):
     assert {"c2st_rf_auc", "kmer_js_k3", "copy_rate", "novelty"} <= set(metrics.metric)
     assert "logo.png" in {p.name for p in out.iterdir()}
     assert "sequences" in KIND_CHOICES
+    labelled = {name: tmp_path / f"{name}_l.fasta" for name in files}
+    for name, data in zip(labelled, (train, held, other.subset(np.arange(150))), strict=True):
+        data = data.subset(np.arange(len(data)))
+        data.labels = np.where(np.arange(len(data)) % 2 == 0, "even", "odd")
+        write_fasta(data, labelled[name])
+    args = ["evaluate", str(labelled["held"]), str(labelled["generated"]), "--train", str(labelled["train"])]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "rep2"), "--label-regex", r"label=(\w+)"])
+    assert result.exit_code == 0, result.output
+    scopes = set(pd.read_csv(tmp_path / "rep2" / "metrics.csv").scope)
+    assert {"even", "odd"} <= scopes  # per-label rows from the header labels
     names = ("a.fasta", "b.FA.GZ", "c.faa", "d.csv", "e.txt", "f.h5ad")
     kinds = [input_kind(Path(name)) for name in names]
     assert kinds == ["sequences", "sequences", "sequences", "table", "cells", "cells"]

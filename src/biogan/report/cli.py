@@ -74,12 +74,17 @@ def _write_outputs(out: Path, metrics: pd.DataFrame, **report: Any) -> Path:
     return write_report(out / REPORT_FILE, metrics=metrics, png_dir=out, **report)
 
 
-def read_input(path: Path, kind: str, layer: str | None = None, index: bool = True) -> Any:
+def read_input(
+    path: Path, kind: str, layer: str | None = None, index: bool = True, label_regex: str | None = None
+) -> Any:
     """Read ``path`` as ``kind`` (``"auto"``: :func:`input_kind`) with the kind's reader in
-    :data:`~biogan.data.kinds.KINDS`; cells keep their raw counts in ``layers["counts"]``."""
+    :data:`~biogan.data.kinds.KINDS`; cells keep their raw counts in ``layers["counts"]``, sequences take
+    their labels from the FASTA headers with ``label_regex``."""
     kind = input_kind(path, kind)
     if kind == "cells":
         return read_counts(path, layer)
+    if kind == "sequences":
+        return read_fasta(path, label_regex=label_regex)
     return KINDS[kind].read(path, index=index)
 
 
@@ -236,6 +241,12 @@ def evaluate_command(
         str | None, typer.Option(help="Cells: layer with raw counts (default: 'counts' or X)")
     ] = None,
     embedding: Annotated[str, typer.Option(help="Cells: umap or pca")] = "umap",
+    label_regex: Annotated[
+        str | None,
+        typer.Option(
+            help="Sequences: regular expression whose (first) group in each FASTA header is the label"
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     overwrite: Overwrite = False,
 ) -> None:
@@ -244,8 +255,9 @@ def evaluate_command(
 
     _check_before_work(out, [real, synth, train], overwrite, embedding)
     kind = input_kind(real, kind)
-    real_data, synth_data = read_input(real, kind, layer, index), read_input(synth, kind, layer, index)
-    train_data = read_input(train, kind, layer, index) if train is not None else None
+    real_data = read_input(real, kind, layer, index, label_regex)
+    synth_data = read_input(synth, kind, layer, index, label_regex)
+    train_data = read_input(train, kind, layer, index, label_regex) if train is not None else None
     metrics = evaluate(real_data, synth_data, labels_key=labels_key, train=train_data, seed=seed, kind=kind)
     path = _write_outputs(
         out,
