@@ -33,6 +33,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from biogan.data.kinds import kind_of as data_kind_of
 from biogan.errors import InvalidDataError
+from biogan.metrics.two_sample import c2st_auc
 
 COLUMNS = ["metric", "scope", "value", "control", "verdict"]
 OVERALL = "overall"
@@ -291,6 +292,32 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b) if b > 0 else float("nan")
 
 
+MIN_PER_LABEL = 15  # below this a per-label two-sample test is noise; the label is skipped
+
+
+def per_label_c2st(
+    xa: np.ndarray,
+    ref_labels: np.ndarray,
+    xb: np.ndarray,
+    other_labels: np.ndarray,
+    label_sizes: Mapping[str, int],
+    seed: int,
+) -> dict[tuple[str, str], float]:
+    """Random-forest C2ST (``c2st_rf_auc``) within every label with at least :data:`MIN_PER_LABEL`
+    records a side, on ``label_sizes[label]`` records drawn from each (the same draws of the reference
+    for every comparison with one seed). A forest, not a logistic model: within a label the marginals
+    often match and only the correlations differ, which a linear classifier cannot see."""
+    out: dict[tuple[str, str], float] = {}
+    rng = np.random.default_rng(seed)
+    for label, n in label_sizes.items():
+        if n < MIN_PER_LABEL:
+            continue
+        ia = rng.choice(np.flatnonzero(ref_labels == label), n, replace=False)
+        ib = rng.choice(np.flatnonzero(other_labels == label), n, replace=False)
+        out[("c2st_rf_auc", label)] = c2st_auc(xa[ia], xb[ib], "rf", seed=seed)
+    return out
+
+
 # ---------------------------------------------------------------------------------------- comparisons
 @dataclass
 class Comparison:
@@ -496,6 +523,7 @@ __all__ = [
     "COLUMNS",
     "METRICS",
     "METRIC_SETS",
+    "MIN_PER_LABEL",
     "OVERALL",
     "PRIVACY_METRIC",
     "Comparison",
@@ -512,6 +540,7 @@ __all__ = [
     "evaluate_many",
     "kind_of",
     "metric_set_for",
+    "per_label_c2st",
     "register",
     "verdict",
 ]

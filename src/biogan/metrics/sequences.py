@@ -30,6 +30,7 @@ from biogan.metrics.engine import (
     MetricInfo,
     PrivacyRow,
     c2st_info,
+    per_label_c2st,
     register,
     verdict,
 )
@@ -41,7 +42,6 @@ SPECTRUM_K = {"dna": 6, "rna": 6, "protein": 3}
 FEATURE_K = {"dna": 4, "rna": 4, "protein": 2}
 """Largest k of the per-sequence k-mer shares the C2ST classifier sees (protein 3-mers would be 8,000
 columns, nearly all zero in any one sequence)."""
-MIN_SEQUENCES_PER_LABEL = 15  # below this a per-label two-sample test is noise; the label is skipped
 NOVELTY_QUERIES = 500  # synthetic (and as many held-out real) sequences searched for their nearest record
 MIN_NOVELTY_QUERIES = 100
 NOVELTY_PAIRS = 1_000_000  # edit distances per side beyond which fewer queries are searched
@@ -348,21 +348,11 @@ def _compare(ref: Sequences, other: Sequences, plan: SequencePlan) -> dict[tuple
             out[(f"{name}_w1", OVERALL)] = w1_in_sd(ref.protparam[name], other.protparam[name])
     out[("uniqueness", OVERALL)] = uniqueness(other.sequences)
     if ref.labels is not None and other.labels is not None:
-        out.update(_per_label(ref, other, plan))
-    return out
-
-
-def _per_label(ref: Sequences, other: Sequences, plan: SequencePlan) -> dict[tuple[str, str], float]:
-    """Random-forest C2ST within every label with enough sequences (same draws of reference sequences)."""
-    assert ref.labels is not None and other.labels is not None
-    out: dict[tuple[str, str], float] = {}
-    rng = np.random.default_rng(plan.seed)
-    for label, n in plan.label_sizes.items():
-        if n < MIN_SEQUENCES_PER_LABEL:
-            continue
-        ia = rng.choice(np.flatnonzero(ref.labels == label), n, replace=False)
-        ib = rng.choice(np.flatnonzero(other.labels == label), n, replace=False)
-        out[("c2st_rf_auc", label)] = c2st_auc(ref.features[ia], other.features[ib], "rf", seed=plan.seed)
+        out.update(
+            per_label_c2st(
+                ref.features, ref.labels, other.features, other.labels, plan.label_sizes, plan.seed
+            )
+        )
     return out
 
 

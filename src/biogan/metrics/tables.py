@@ -30,13 +30,13 @@ from biogan.metrics.engine import (
     c2st_info,
     dcr_info,
     dcr_privacy,
+    per_label_c2st,
     register,
 )
 from biogan.metrics.two_sample import c2st_auc, correlation_gap
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 MISSING = "<missing>"  # a missing category is a category of its own
-MIN_ROWS_PER_LABEL = 15  # below this a per-label two-sample test is noise; the label is skipped
 
 TABLE_METRICS: dict[str, MetricInfo] = {
     "c2st_rf_auc": c2st_info(
@@ -288,25 +288,7 @@ def _compare(ref: Table, other: Table, plan: TablePlan) -> dict[tuple[str, str],
         drop = [plan.labels_key]  # the label is the target, not a feature
         fa, fb = plan.encoding.features(ref, drop), plan.encoding.features(other, drop)
         out[("ml_efficacy_f1", OVERALL)] = ml_efficacy(fb, other.labels, fa, ref.labels, plan.seed)
-        out.update(_per_label(ref, other, xa, xb, plan))
-    return out
-
-
-def _per_label(
-    ref: Table, other: Table, xa: np.ndarray, xb: np.ndarray, plan: TablePlan
-) -> dict[tuple[str, str], float]:
-    """Random-forest C2ST within every label with enough rows (same draws of reference rows each time)."""
-    assert ref.labels is not None and other.labels is not None
-    out: dict[tuple[str, str], float] = {}
-    rng = np.random.default_rng(plan.seed)
-    for label, n in plan.label_sizes.items():
-        if n < MIN_ROWS_PER_LABEL:
-            continue
-        ia = rng.choice(np.flatnonzero(ref.labels == label), n, replace=False)
-        ib = rng.choice(np.flatnonzero(other.labels == label), n, replace=False)
-        # A forest, not a logistic model: within a class the marginals often match and only the
-        # correlations differ, which a linear classifier cannot see.
-        out[("c2st_rf_auc", label)] = c2st_auc(xa[ia], xb[ib], "rf", seed=plan.seed)
+        out.update(per_label_c2st(xa, ref.labels, xb, other.labels, plan.label_sizes, plan.seed))
     return out
 
 

@@ -139,7 +139,7 @@ class SequenceProblem(AdversarialProblem):
 
     def attach(
         self, tokens: np.ndarray, codes: np.ndarray, valid: np.ndarray, valid_codes: np.ndarray, seed: int
-    ):
+    ) -> None:
         """Use ``tokens`` (class ``codes``) for training and ``valid`` (``valid_codes``) for the score."""
         device = self.class_size.device
         self.source = ArraySource(
@@ -150,7 +150,8 @@ class SequenceProblem(AdversarialProblem):
             self.class_size.copy_(torch.from_numpy(np.bincount(codes, minlength=len(self.class_size))))
         gen = torch.Generator().manual_seed(seed)
         pick = torch.randperm(len(valid), generator=gen)[: self.config.n_monitor].numpy()
-        self.valid_x = self.one_hot(torch.from_numpy(valid[pick]).to(device))
+        valid_x = self.one_hot(torch.from_numpy(valid[pick]).to(device))
+        self.valid_features = kmer_features(valid_x, self.kmer_size)  # fixed: computed once
         self.valid_y = torch.from_numpy(valid_codes[pick]).to(device)
 
     def one_hot(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -171,7 +172,7 @@ class SequenceProblem(AdversarialProblem):
     @torch.no_grad()
     def _generated(self, generator: nn.Module, y: torch.Tensor) -> torch.Tensor:
         z = torch.randn(len(y), self.config.noise_dim, device=y.device)
-        return self.one_hot(unwrap_generator(generator).tokens(z, y))
+        return self.one_hot(generator.tokens(z, y))  # the EMA copy: a plain SequenceGenerator
 
     @torch.no_grad()
     def monitor(self, generator: nn.Module) -> dict[str, float]:
@@ -184,17 +185,12 @@ class SequenceProblem(AdversarialProblem):
 
     @torch.no_grad()
     def validation_score(self, generator: nn.Module) -> float | None:
-        """MMD^2 between k-mer features (k = 1, 2, length) of generated and held-out sequences."""
+        """MMD^2 between the k-mer features (:func:`~biogan.nn.sequences.kmer_features`, k up to
+        ``kmer_size``) of generated and held-out sequences."""
         if self.source is None or len(self.valid_y) < 2:
             return None
         fake = self._generated(generator, self.valid_y)
-        k = self.kmer_size
-        return float(mmd2_rbf(kmer_features(fake, k), kmer_features(self.valid_x, k)))
-
-
-def unwrap_generator(module: nn.Module) -> SequenceGenerator:
-    """The :class:`SequenceGenerator` inside an EMA copy or DDP wrapper."""
-    return getattr(module, "module", module)  # type: ignore[return-value]
+        return float(mmd2_rbf(kmer_features(fake, self.kmer_size), self.valid_features))
 
 
 @register_model
@@ -438,8 +434,10 @@ class SequenceGAN(GenerativeModel):
         if self._sampler is None:
             raise NotFittedError("call fit() (or load a trained model) before sample()")
         wanted = requested_size(n, labels)
+        n_symbols = len(ALPHABETS[self.alphabet]) + 1
+        chunk = min(wanted, batch_size) * self.max_length * n_symbols * 4 * 3  # logits, probs, one-hot
         check_memory(
-            wanted * self.max_length * (len(ALPHABETS[self.alphabet]) + 9) * 4 + 1,
+            wanted * self.max_length * 9 + chunk,  # int64 tokens and one byte per letter of the output
             f"sampling {wanted} sequences of up to {self.max_length} letters",
             "ask for fewer sequences, or sample in several runs (other seeds)",
         )
@@ -448,7 +446,7 @@ class SequenceGAN(GenerativeModel):
         elif labels is not None:
             labels = [str(v) for v in labels]
         codes = requested_codes(self.categories, self.problem.class_size.cpu().numpy(), n, labels, seed)
-        generator = unwrap_generator(self._sampler)
+        generator = self._sampler
         chunks = []
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(seed)

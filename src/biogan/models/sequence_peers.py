@@ -29,6 +29,7 @@ class _Chain:
     symbols: str
     alpha: float
     counts: dict[str, np.ndarray] = field(default_factory=dict)
+    _probabilities: dict[str, np.ndarray] = field(default_factory=dict)  # smoothed rows, made once
 
     def fit(self, sequences: list[str]) -> _Chain:
         index = {ch: i for i, ch in enumerate(self.symbols)}
@@ -41,10 +42,10 @@ class _Chain:
         return self
 
     def probabilities(self, context: str) -> np.ndarray:
-        row = self.counts.get(context)
-        row = np.zeros(len(self.symbols)) if row is None else row
-        smoothed = row + self.alpha
-        return smoothed / smoothed.sum()
+        if context not in self._probabilities:
+            smoothed = self.counts.get(context, np.zeros(len(self.symbols))) + self.alpha
+            self._probabilities[context] = smoothed / smoothed.sum()
+        return self._probabilities[context]
 
     def log_likelihood(self, sequences: list[str]) -> float:
         """Mean log-likelihood per letter."""
