@@ -738,6 +738,85 @@ def _gz_fasta() -> bytes:
     return gzip.compress(_fasta(GOOD_PEPTIDES).encode() * 20, mtime=0)
 
 
+GENOTYPE_SET = ("--set", "hidden=16", "--set", "noise_dim=8")
+
+
+def _vcf(rows: list[tuple[int, str, str, list[str]]], samples: list[str] | None = None) -> str:
+    """A small VCF: ``(pos, ref, alt, calls)`` per record."""
+    samples = samples or [f"s{i}" for i in range(len(rows[0][3]) if rows else 12)]
+    header = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=1,length=10000>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *samples]),
+    ]
+    lines = ["\t".join(["1", str(p), ".", r, a, ".", "PASS", ".", "GT", *c]) for p, r, a, c in rows]
+    return "\n".join(header + lines) + "\n"
+
+
+def _good_calls(n: int = 12, sep: str = "|") -> list[tuple[int, str, str, list[str]]]:
+    return [
+        (100 * (j + 1), "A", "G", [f"{(i + j) % 2}{sep}{(i * j) % 2}" for i in range(n)]) for j in range(6)
+    ]
+
+
+def _cases_train_genotype() -> list[Case]:
+    entry = "train genotype"
+
+    def train(data: str = "{d}/g.vcf", *extra: str) -> tuple[str, ...]:
+        return ("train", "genotype", data, "--out", "{d}/m", *FAST, *GENOTYPE_SET, *extra)
+
+    def vcf(rows=None, name: str = "g.vcf", samples=None) -> Step:
+        return raw(name, _vcf(_good_calls() if rows is None else rows, samples))
+
+    panel = raw("panel.tsv", "sample\tpop\n" + "".join(f"s{i}\tP{i % 2}\n" for i in range(12)))
+    short_panel = raw("short.tsv", "sample\tpop\n" + "".join(f"s{i}\tP\n" for i in range(5)))
+    holes = _good_calls()
+    holes[2][3][4] = "./."
+    mixed = _good_calls()
+    mixed[1][3][0] = "1"
+    return [
+        Case(entry, "garbage-vcf", train(), (garbage("g.vcf"),), ("not a vcf",), hostile=True),
+        Case(entry, "missing-input", train("{d}/nowhere.vcf"), (), ("does not exist", "no such file")),
+        Case(entry, "no-snps", train(), (vcf([]),), ("no biallelic snps",)),
+        Case(entry, "indels-only", train(), (vcf([(10, "A", "AT", ["0|1"] * 12)]),), ("no biallelic snps",)),
+        Case(entry, "mixed-ploidy", train(), (vcf(mixed),), ("different ploidies",)),
+        Case(entry, "unphased", train(), (vcf(_good_calls(sep="/")),), ("unphased",)),
+        Case(entry, "missing-calls", train(), (vcf(holes),), ("missing calls",)),
+        Case(entry, "few-samples", train(), (vcf(_good_calls(4)),), ("at least",)),
+        Case(
+            entry,
+            "labels-key-absent",
+            (*train(), "--samples-file", "{d}/panel.tsv", "--labels-key", "super_pop"),
+            (vcf(), panel),
+            ("no column 'super_pop'",),
+        ),
+        Case(
+            entry,
+            "panel-misses-samples",
+            (*train(), "--samples-file", "{d}/short.tsv", "--labels-key", "pop"),
+            (vcf(), short_panel),
+            ("are not in",),
+        ),
+        Case(entry, "bad-hapt", train("{d}/g.hapt"), (raw("g.hapt", "Real a_A 0 2\n"),), ("0 and 1 only",)),
+        Case(
+            entry,
+            "truncated-bgzip",
+            train("{d}/g.vcf.gz"),
+            (truncated("g.vcf.gz", raw("g.vcf.gz", _gz_vcf())),),
+            ("not a vcf", "cannot read", "htslib"),
+            hostile=True,
+        ),
+    ]
+
+
+def _gz_vcf() -> bytes:
+    import gzip
+
+    rows = [(10 * (j + 1), "A", "G", [f"{i % 2}|{j % 2}" for i in range(12)]) for j in range(400)]
+    return gzip.compress(_vcf(rows).encode(), mtime=0)
+
+
 def _cases_sample() -> list[Case]:
     entry = "sample"
 
@@ -1391,6 +1470,7 @@ def all_cases() -> list[Case]:
         *vae,
         *_cases_train_table(),
         *_cases_train_sequence(),
+        *_cases_train_genotype(),
         *_cases_sample(),
         *_cases_augment(),
         *_cases_impute(),

@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import _reliability_cases as rc
 
 ENTRY_POINTS = {
-    "train expression", "train vae", "train table", "train sequence", "sample", "augment", "impute",
+    "train expression", "train vae", "train table", "train sequence", "train genotype",
+    "sample", "augment", "impute",
     "evaluate", "report",
     "compare", "demo",
 }  # fmt: skip

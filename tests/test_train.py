@@ -326,6 +326,12 @@ def _fit_any(name: str, small, breast):
 
         tiny = {"channels": 8, "n_blocks": 1, "noise_dim": 8, "batch_size": 16, "eval_every": 2}
         return cls(seed=0, device="cpu", **tiny).fit(bacterial_proteins(60), max_steps=3, progress=False)
+    if cls.data_kind == "genotypes":
+        from biogan.data.datasets import simulated_genotypes
+
+        tiny = {"hidden": 16, "noise_dim": 8, "batch_size": 16, "eval_every": 2}
+        region = simulated_genotypes(60, length=5e4, seed=0)
+        return cls(seed=0, device="cpu", **tiny).fit(region, max_steps=3, progress=False)
     if cls.data_kind == "table":
         return cls(seed=0, device="cpu", batch_size=16).fit(
             breast, labels_key="target", max_steps=3, progress=False
@@ -349,6 +355,8 @@ def test_registry_round_trip_for_every_model_type(small, breast, tmp_path):
             np.testing.assert_array_equal(a.X.toarray(), b.X.toarray())
         elif cls.data_kind == "sequences":
             assert a.sequences == b.sequences
+        elif cls.data_kind == "genotypes":
+            np.testing.assert_array_equal(a.calls, b.calls)
         else:
             pd.testing.assert_frame_equal(a, b)
         folders[name] = tmp_path / name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from biogan._cli_utils import check_training_length, friendly_errors, parse_label_counts, pick_layer
-from biogan.errors import InvalidDataError
+from biogan.errors import InvalidDataError, PrivacyWarning
 from biogan.impute.cli import impute
 from biogan.report.cli import compare_command, evaluate_command, report_command
 
@@ -224,7 +225,55 @@ def _sequence_command(model_name: str) -> Callable[..., None]:
     return command
 
 
-COMMAND_MAKERS = {"cells": _cells_command, "table": _table_command, "sequences": _sequence_command}
+def _genotype_command(model_name: str) -> Callable[..., None]:
+    """``biogan train <model_name>`` for a model of genotypes (VCF/BCF or .hapt)."""
+
+    def command(
+        input: Annotated[Path, typer.Argument(help="Phased VCF/BCF (.vcf, .vcf.gz, .bcf) or .hapt matrix")],
+        out: Out,
+        samples_file: Annotated[
+            Path | None, typer.Option(help="Sample panel with a header (1000 Genomes: sample pop super_pop)")
+        ] = None,
+        labels_key: Annotated[
+            str | None, typer.Option(help="Column of --samples-file that labels each sample")
+        ] = None,
+        region: Annotated[
+            str | None, typer.Option(help="Read only chr:start-end (an indexed VCF/BCF)")
+        ] = None,
+        max_steps: MaxSteps = None,
+        max_minutes: MaxMinutes = None,
+        seed: Seed = 0,
+        device: Device = "auto",
+        resume: Resume = False,
+        overwrite: Overwrite = False,
+        config: ConfigFile = None,
+        set_: Settings = None,
+    ) -> None:
+        from biogan.data.genotypes import read_genotypes
+        from biogan.models import model_class
+
+        run = TrainRun(input, out, max_steps, max_minutes, seed, device, resume, overwrite, config, set_)
+        hyper = run.check(model_name)
+        cls = model_class(model_name)
+        data = read_genotypes(input, region=region, samples_file=samples_file, labels_key=labels_key)
+
+        def build(hyper: Any) -> tuple[Any, Callable[..., Any]]:
+            model = cls(config=hyper, seed=seed, device=device)
+            model.samples_file = str(samples_file.resolve()) if samples_file else None
+            model.labels_key = labels_key
+            return model, functools.partial(model.fit, data)
+
+        _train(run, hyper, build)
+
+    return command
+
+
+COMMAND_MAKERS = {
+    "cells": _cells_command,
+    "table": _table_command,
+    "sequences": _sequence_command,
+    "genotypes": _genotype_command,
+}
 """How a ``biogan train`` command reads each data kind; one command per registered model."""
 
 
@@ -249,15 +298,25 @@ def sample(
     model_dir: Annotated[Path, typer.Argument(help="Folder written by 'biogan train'")],
     output: Annotated[
         Path,
-        typer.Option("--output", "-o", help="Output .h5ad (cells), .csv/.tsv (table) or .fasta (sequences)"),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output .h5ad (cells), .csv/.tsv (table), .fasta (sequences) or .vcf.gz (genotypes)",
+        ),
     ],
     n: Annotated[int | None, typer.Option("-n", help="Samples, in the training proportions")] = None,
     labels: Annotated[str | None, typer.Option(help="Counts per label: 'B cell=500,T cell=500'")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option()] = "auto",
+    allow_copies: Annotated[
+        bool, typer.Option(help="Write the samples even when they fail the model's privacy gate")
+    ] = False,
     overwrite: Overwrite = False,
 ) -> None:
-    """Generate samples from a trained model, written in the format of its data kind."""
+    """Generate samples from a trained model, written in the format of its data kind.
+
+    Models with a privacy gate (GenotypeGAN) refuse to write samples that copy their training data
+    more than held-out real data do, unless --allow-copies."""
     from biogan._utils import check_output, resolve_device
     from biogan.data.kinds import KINDS
     from biogan.models import load_model
@@ -272,7 +331,14 @@ def sample(
     model = load_model(model_dir, device=device)
     kind = KINDS[model.data_kind]
     kind.check_suffix(output)
-    synth = model.sample(n=n, labels=requested, seed=seed)
+    with warnings.catch_warnings():  # the gate below says it once, as an error
+        warnings.simplefilter("ignore", PrivacyWarning)
+        synth = model.sample(n=n, labels=requested, seed=seed)
+    problem = model.release_problem(synth)
+    if problem and not allow_copies:
+        raise InvalidDataError(f"nothing written: {problem}; --allow-copies writes it anyway")
+    if problem:
+        typer.echo(f"warning: {problem}", err=True)
     kind.write(synth, output, index=False)
     typer.echo(f"wrote {kind.size(synth)} to {output}")
 

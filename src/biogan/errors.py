@@ -47,3 +47,7 @@ class TrainingWarning(UserWarning):
 
 class NotFittedError(BioganError, RuntimeError):
     """A method that needs a trained model was called before ``fit``."""
+
+
+class PrivacyWarning(UserWarning):
+    """Synthetic samples copy training samples more than held-out real ones do."""

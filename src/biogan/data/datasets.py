@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 
+from biogan.data.genotypes import GenotypeSet
 from biogan.data.sequences import ALPHABETS, SequenceSet
 
 
@@ -87,3 +89,60 @@ def bacterial_proteins(max_length: int | None = None, genes: bool = False) -> Se
     # pyrodigal translates rare ambiguous codons as X; such proteins are left out of the set
     keep = [i for i in keep if set(sequences[i]) <= set(ALPHABETS[alphabet])]
     return SequenceSet([sequences[i] for i in keep], alphabet, [ids[i] for i in keep])
+
+
+def simulated_genotypes(
+    n_samples: int = 1000,
+    length: float = 1e6,
+    n_populations: int = 1,
+    migration_rate: float = 1e-4,
+    min_maf: float = 0.01,
+    seed: int = 0,
+) -> GenotypeSet:
+    """Phased diploid genotypes of a region simulated with msprime (the field's coalescent simulator).
+
+    Defaults follow the benchmark of issue 14: Ne 10,000, recombination 1e-8 and mutation 1.25e-8 per
+    base and generation, a binary (REF/ALT) mutation model, SNPs with minor-allele frequency >= ``min_maf``.
+    ``n_populations > 1`` splits the samples evenly over an island model (demes exchanging ``migration_rate``
+    of their members per generation); the deme is each sample's label (``pop0``, ``pop1``, ...).
+    """
+    import msprime
+
+    if n_populations == 1:
+        demography = msprime.Demography.isolated_model([1e4])
+    else:
+        demography = msprime.Demography.island_model([1e4] * n_populations, migration_rate)
+    per_deme = [n_samples // n_populations + (i < n_samples % n_populations) for i in range(n_populations)]
+    ancestry = msprime.sim_ancestry(
+        samples={pop.name: k for pop, k in zip(demography.populations, per_deme, strict=True)},
+        demography=demography,
+        sequence_length=length,
+        recombination_rate=1e-8,
+        random_seed=seed + 1,  # msprime refuses seed 0
+    )
+    tree_seq = msprime.sim_mutations(
+        ancestry, rate=1.25e-8, random_seed=seed + 1, model=msprime.BinaryMutationModel()
+    )
+    haplotypes = tree_seq.genotype_matrix().T.astype(np.int8)  # (2 * n_samples, sites)
+    frequency = haplotypes.mean(axis=0)
+    keep = np.minimum(frequency, 1 - frequency) >= min_maf
+    positions = tree_seq.tables.sites.position[keep].astype(np.int64) + 1  # VCF is 1-based
+    keep_unique = np.r_[True, np.diff(positions) > 0]  # one SNP per base
+    haplotypes, positions = haplotypes[:, keep][:, keep_unique], positions[keep_unique]
+    rng = np.random.default_rng(seed)
+    bases = np.array(list("ACGT"))
+    ref = rng.integers(0, 4, len(positions))
+    alt = (ref + rng.integers(1, 4, len(positions))) % 4
+    variants = pd.DataFrame(
+        {
+            "chrom": "1",
+            "pos": positions,
+            "id": [f"1:{p}" for p in positions],
+            "ref": bases[ref],
+            "alt": bases[alt],
+        }
+    )
+    deme = np.repeat([f"pop{i}" for i in range(n_populations)], per_deme)
+    data = GenotypeSet.from_haplotypes(haplotypes, variants, 2, deme if n_populations > 1 else None)
+    data.samples = [f"sample{i + 1}" for i in range(len(data))]
+    return data

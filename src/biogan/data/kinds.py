@@ -16,6 +16,8 @@ from typing import Any
 import anndata as ad
 import pandas as pd
 
+from biogan.data.genotypes import SUFFIXES as GENOTYPE_SUFFIXES
+from biogan.data.genotypes import GenotypeSet, read_genotypes, write_vcf
 from biogan.data.readers import read_cells, read_table, write_h5ad, write_table
 from biogan.data.sequences import SUFFIXES as SEQUENCE_SUFFIXES
 from biogan.data.sequences import SequenceSet, read_fasta, write_fasta
@@ -55,6 +57,19 @@ def _read_sequences(path: str | os.PathLike, index: bool = True) -> SequenceSet:
     return read_fasta(path)  # the alphabet is inferred from the letters
 
 
+def _read_genotypes(path: str | os.PathLike, index: bool = True) -> GenotypeSet:
+    return read_genotypes(path)
+
+
+def _write_genotypes(data: GenotypeSet, path: str | os.PathLike, index: bool = False) -> Path:
+    return write_vcf(data, path)
+
+
+def _genotype_size(data: GenotypeSet) -> str:
+    kind = "phased" if data.phased else "unphased"
+    return f"{len(data)} samples x {data.n_snps} SNPs ({kind}, ploidy {data.ploidy})"
+
+
 def _sequence_size(data: SequenceSet) -> str:
     lengths = data.lengths
     return f"{len(data)} {data.alphabet} sequences of {lengths.min()}-{lengths.max()} letters"
@@ -87,6 +102,15 @@ KINDS: dict[str, DataKind] = {
         read=_read_sequences,
         write=write_fasta,
         size=_sequence_size,
+    ),
+    "genotypes": DataKind(
+        name="genotypes",
+        noun="samples",
+        python_type=GenotypeSet,
+        suffixes=GENOTYPE_SUFFIXES,
+        read=_read_genotypes,
+        write=_write_genotypes,
+        size=_genotype_size,
     ),
 }
 

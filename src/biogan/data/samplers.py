@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 
+from biogan.data.validation import MIN_SAMPLES
 from biogan.errors import InvalidDataError
 
 CLASS_WEIGHTS = ("uniform", "proportional")
@@ -145,4 +147,22 @@ class ClassSampler(Sampler):
         return self.members[self.starts[y] + (u * self.sizes[y]).astype(np.int64)]
 
 
-__all__ = ["CLASS_WEIGHTS", "ClassSampler", "Sampler", "ShuffleSampler", "derived_seed", "shard"]
+def validation_split(codes: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation rows, stratified by class; no split (both all rows) when the validation part
+    would hold fewer than ``2 * MIN_SAMPLES`` rows or a class would lose its last rows."""
+    rows = np.arange(len(codes))
+    if share <= 0 or share * len(codes) < 2 * MIN_SAMPLES or np.bincount(codes).min() * share < 1:
+        return rows, rows
+    train, valid = train_test_split(rows, test_size=share, random_state=seed, stratify=codes)
+    return np.sort(train), np.sort(valid)
+
+
+__all__ = [
+    "CLASS_WEIGHTS",
+    "ClassSampler",
+    "Sampler",
+    "ShuffleSampler",
+    "derived_seed",
+    "shard",
+    "validation_split",
+]

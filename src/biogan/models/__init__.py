@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from biogan.models.expression import ExpressionGAN, ExpressionGANConfig
+from biogan.models.genotype import GenotypeGAN, GenotypeGANConfig
 from biogan.models.registry import MODELS, load_model, model_class, register_model
 from biogan.models.sequence import SequenceGAN, SequenceGANConfig
 from biogan.models.sequence_peers import IIDResidues, MarkovChain
@@ -15,6 +16,8 @@ __all__ = [
     "ExpressionGANConfig",
     "ExpressionVAE",
     "ExpressionVAEConfig",
+    "GenotypeGAN",
+    "GenotypeGANConfig",
     "IIDResidues",
     "MarkovChain",
     "SequenceGAN",

@@ -99,6 +99,11 @@ class GenerativeModel:
         """The module to sample from after training (default: the best validated EMA generator)."""
         return self.trainer.sampling_generator()  # type: ignore[union-attr]
 
+    def release_problem(self, generated: Any) -> str | None:
+        """Why ``generated`` should not be released (a privacy gate), or ``None``; models with a gate
+        override this and ``biogan sample`` refuses to write what fails it."""
+        return None
+
     @property
     def history(self) -> pd.DataFrame:
         """Per-step training log (losses, diagnostics, validation score)."""

@@ -31,10 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from biogan.data.samplers import CLASS_WEIGHTS, ClassSampler, Sampler
+from biogan.data.samplers import CLASS_WEIGHTS, ClassSampler, Sampler, validation_split
 from biogan.data.sequences import ALPHABETS, SequenceSet, decode, encode
 from biogan.data.sources import ArraySource
-from biogan.data.validation import MIN_SAMPLES, check_enough, check_memory, check_training_labels
+from biogan.data.validation import check_enough, check_memory, check_training_labels
 from biogan.errors import InvalidDataError, NotFittedError, UnknownLabelError
 from biogan.losses import AdversarialLoss, mmd2_rbf
 from biogan.metrics.sequences import FEATURE_K
@@ -506,18 +506,6 @@ class FeedbackPool:
             oldest = members[np.argmin(self.age[members])]
             self.tokens[oldest] = torch.from_numpy(row).to(self.tokens.device)
             self.age[oldest] = self.age.max() + 1
-
-
-def validation_split(codes: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Training and validation rows, stratified by class; no split (both all rows) when the validation part
-    would hold fewer than ``2 * MIN_SAMPLES`` rows or a class would lose its last rows."""
-    rows = np.arange(len(codes))
-    if share <= 0 or share * len(codes) < 2 * MIN_SAMPLES or np.bincount(codes).min() * share < 1:
-        return rows, rows
-    from sklearn.model_selection import train_test_split
-
-    train, valid = train_test_split(rows, test_size=share, random_state=seed, stratify=codes)
-    return np.sort(train), np.sort(valid)
 
 
 class KmerScorer:

@@ -1,14 +1,15 @@
 """``biogan evaluate``, ``biogan report`` and ``biogan compare``: metrics and one HTML report.
 
 ``evaluate`` and ``report`` work for every data kind of :data:`biogan.data.kinds.KINDS` (cells, tables,
-sequences; the file suffix tells which, see :func:`input_kind`) and a sampler (:data:`REPORT_INPUTS`,
-chosen by the model's ``data_kind``); ``compare`` trains count models and stays cells-only. Plain
-functions with typer annotations; :mod:`biogan.cli` registers them as commands.
+sequences, genotypes; the file suffix tells which, see :func:`input_kind`) and a sampler
+(:data:`REPORT_INPUTS`, chosen by the model's ``data_kind``); ``compare`` trains count models and stays
+cells-only. Plain functions with typer annotations; :mod:`biogan.cli` registers them as commands.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pandas as pd
 import typer
 
 from biogan._cli_utils import friendly_errors, pick_layer
+from biogan.data.genotypes import GenotypeSet, attach_labels, read_genotypes, read_samples_file
 from biogan.data.kinds import KINDS
 from biogan.data.readers import read_table
 from biogan.data.sequences import read_fasta
@@ -75,17 +77,63 @@ def _write_outputs(out: Path, metrics: pd.DataFrame, **report: Any) -> Path:
 
 
 def read_input(
-    path: Path, kind: str, layer: str | None = None, index: bool = True, label_regex: str | None = None
+    path: Path,
+    kind: str,
+    layer: str | None = None,
+    index: bool = True,
+    label_regex: str | None = None,
+    samples_file: Path | None = None,
+    labels_key: str | None = None,
+    what: str = "real",
 ) -> Any:
     """Read ``path`` as ``kind`` (``"auto"``: :func:`input_kind`) with the kind's reader in
     :data:`~biogan.data.kinds.KINDS`; cells keep their raw counts in ``layers["counts"]``, sequences take
-    their labels from the FASTA headers with ``label_regex``."""
+    their labels from the FASTA headers with ``label_regex``, genotypes (VCF/BCF, ``.hapt``) from the
+    ``labels_key`` column of the ``samples_file`` panel (:func:`label_genotypes`; ``what`` names the
+    input)."""
     kind = input_kind(path, kind)
     if kind == "cells":
         return read_counts(path, layer)
     if kind == "sequences":
         return read_fasta(path, label_regex=label_regex)
+    if kind == "genotypes":
+        return label_genotypes(read_genotypes(path), samples_file, labels_key, what)
     return KINDS[kind].read(path, index=index)
+
+
+def label_genotypes(
+    data: GenotypeSet, samples_file: Path | None, labels_key: str | None, what: str = "real"
+) -> GenotypeSet:
+    """``data`` labelled from a sample panel when every sample is in it, else left unlabelled.
+
+    Synthetic VCFs written by biogan carry no panel entries, so a sample missing from the panel leaves
+    that input unlabelled (with a warning for real data, where it costs the per-label metrics) instead of
+    failing. Only real data none of whose samples the panel lists is an error: the wrong panel.
+
+    Raises
+    ------
+    InvalidDataError
+        Only one of ``samples_file`` and ``labels_key``, an unreadable panel, or none of the real samples
+        in it.
+    """
+    if (samples_file is None) != (labels_key is None):
+        raise InvalidDataError(
+            "genotypes take labels from a panel: give both --samples-file and --labels-key"
+        )
+    if samples_file is None or labels_key is None:
+        return data
+    panel = read_samples_file(samples_file, labels_key)
+    found = sum(sample in panel for sample in data.samples)
+    if found == len(data) or (what == "real" and found == 0):
+        return attach_labels(data, panel, str(samples_file))  # raises when none is listed
+    if what != "synthetic":
+        warnings.warn(
+            f"{found} of the {len(data)} {what} samples are in {samples_file}: the {what} genotypes are "
+            "left unlabelled (no per-label metrics)",
+            UserWarning,
+            stacklevel=2,
+        )
+    return data
 
 
 def input_kind(path: Path, kind: str = "auto") -> str:
@@ -172,10 +220,44 @@ def _sequence_inputs(
     return ReportInputs(real_seqs, synth, train_seqs, None if real_seqs.labels is None else "label")
 
 
+def _genotype_inputs(
+    model: Any, real: Path, train: Path | None, n: int | None, seed: int, layer: str | None, index: bool
+) -> ReportInputs:
+    """VCF/BCF/.hapt labelled from the model's panel (when it has one and the file is there) and cut to
+    the model's SNPs; samples as many individuals per label as the real data hold when both the model
+    (its ``categories``) and the real data have labels, else ``n`` (default: as many as real)."""
+    from biogan.metrics.genotypes import align_variants
+
+    panel, key = getattr(model, "samples_file", None), getattr(model, "labels_key", None)
+    if panel is not None and not Path(panel).is_file():
+        warnings.warn(f"the model's samples file {panel} is gone: genotypes left unlabelled", stacklevel=2)
+        panel = key = None
+
+    def read(path: Path, what: str) -> GenotypeSet:
+        return label_genotypes(read_genotypes(path), panel, key if panel else None, what)
+
+    real_gt = read(real, "real")
+    train_gt = read(train, "training") if train else None
+    categories = {c for c in getattr(model, "categories", [""]) if c}
+    labels = None if real_gt.labels is None else Counter(real_gt.labels.tolist())
+    if n is None and labels is not None and categories and set(labels) <= categories:
+        synth = model.sample(labels={label: int(k) for label, k in labels.items()}, seed=seed)
+    else:
+        synth = model.sample(n=n or len(real_gt), seed=seed)
+    # A VCF may hold more SNPs than the model was trained on: judge it at the model's SNPs.
+    real_gt = align_variants(real_gt, synth.variants, "--real", drop_extra=True, reference="the model's")
+    if train_gt is not None:
+        train_gt = align_variants(
+            train_gt, synth.variants, "--train", drop_extra=True, reference="the model's"
+        )
+    return ReportInputs(real_gt, synth, train_gt, None if real_gt.labels is None else (key or "label"))
+
+
 REPORT_INPUTS: dict[str, Callable[..., ReportInputs]] = {
     "cells": _cell_inputs,
     "table": _table_inputs,
     "sequences": _sequence_inputs,
+    "genotypes": _genotype_inputs,
 }
 """A model class's ``data_kind`` -> how ``biogan report`` reads the real data and samples the model."""
 
@@ -220,20 +302,26 @@ def evaluate_command(
     real: Annotated[
         Path,
         typer.Argument(
-            help="Real data, ideally not used for training: cells (.h5ad, 10x), a table (.csv/.tsv) "
-            "or sequences (FASTA)"
+            help="Real data, ideally not used for training: cells (.h5ad, 10x), a table (.csv/.tsv), "
+            "sequences (FASTA) or genotypes (VCF/BCF, .hapt)"
         ),
     ],
-    synth: Annotated[Path, typer.Argument(help="Synthetic data with the same genes / columns (or alphabet)")],
+    synth: Annotated[
+        Path, typer.Argument(help="Synthetic data with the same genes / columns / SNPs (or alphabet)")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, metrics.csv and PNGs")],
-    labels_key: Annotated[str | None, typer.Option(help="Column with labels (obs column for cells)")] = None,
+    labels_key: Annotated[
+        str | None,
+        typer.Option(help="Column with labels (obs column for cells; genotypes: column of --samples-file)"),
+    ] = None,
     train: Annotated[
         Path | None, typer.Option(help="The model's training data: control and privacy check use them")
     ] = None,
     kind: Annotated[
         str,
         typer.Option(
-            help="auto (.csv/.tsv = table, FASTA = sequences, else cells), cells, table or sequences"
+            help="auto (.csv/.tsv = table, FASTA = sequences, VCF/BCF/.hapt = genotypes, else cells), "
+            "cells, table, sequences or genotypes"
         ),
     ] = "auto",
     index: Annotated[bool, typer.Option(help="Tables: the first column holds row names")] = True,
@@ -247,17 +335,32 @@ def evaluate_command(
             help="Sequences: regular expression whose (first) group in each FASTA header is the label"
         ),
     ] = None,
+    samples_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Genotypes: sample panel with a header (1000 Genomes: sample pop super_pop gender) "
+            "labelling the samples by its --labels-key column; an input with samples it lacks (synthetic "
+            "VCFs) stays unlabelled"
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     overwrite: Overwrite = False,
 ) -> None:
     """Compare synthetic with real data: metric table with controls and an HTML report."""
     from biogan.metrics import evaluate
 
-    _check_before_work(out, [real, synth, train], overwrite, embedding)
+    _check_before_work(out, [real, synth, train, samples_file], overwrite, embedding)
     kind = input_kind(real, kind)
-    real_data = read_input(real, kind, layer, index, label_regex)
-    synth_data = read_input(synth, kind, layer, index, label_regex)
-    train_data = read_input(train, kind, layer, index, label_regex) if train is not None else None
+    if samples_file is not None and kind != "genotypes":
+        raise InvalidDataError(f"--samples-file labels genotypes (VCF/BCF, .hapt), not {kind}")
+    panel = (samples_file, labels_key) if kind == "genotypes" else (None, None)
+
+    def read(path: Path, what: str) -> Any:
+        return read_input(path, kind, layer, index, label_regex, *panel, what=what)
+
+    real_data = read(real, "real")
+    synth_data = read(synth, "synthetic")
+    train_data = read(train, "training") if train is not None else None
     metrics = evaluate(real_data, synth_data, labels_key=labels_key, train=train_data, seed=seed, kind=kind)
     path = _write_outputs(
         out,
@@ -284,7 +387,11 @@ def report_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, metrics.csv and PNGs")],
     n: Annotated[
         int | None,
-        typer.Option("-n", help="Cells / rows to generate (default: as many as --real, per label)"),
+        typer.Option(
+            "-n",
+            help="Cells / rows / sequences (genotypes: samples) to generate (default: as many as --real, "
+            "per label)",
+        ),
     ] = None,
     train: Annotated[Path | None, typer.Option(help="The training data (control and privacy check)")] = None,
     index: Annotated[bool, typer.Option(help="Tables: the first column holds row names")] = True,

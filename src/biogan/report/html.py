@@ -1,9 +1,9 @@
 """One self-contained HTML report: data summary, metrics with controls and verdicts, pictures, the model.
 
 The metrics, model and training sections are the same for every data kind; the data summary and the
-pictures come from the kind's entry in :data:`REPORT_KINDS` (cells, tables, sequences). Images are embedded as
-base64 PNG, so the single file opens offline in any browser and can be mailed. The file is written
-atomically (a crash never leaves half a report).
+pictures come from the kind's entry in :data:`REPORT_KINDS` (cells, tables, sequences, genotypes). Images
+are embedded as base64 PNG, so the single file opens offline in any browser and can be mailed. The file is
+written atomically (a crash never leaves half a report).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from biogan._utils import atomic_write
 from biogan.errors import BioganError, InvalidDataError
 from biogan.metrics.counts import cells_from, gene_names
 from biogan.metrics.engine import METRIC_SETS, OVERALL, MetricInfo, evaluate, kind_of
+from biogan.metrics.genotypes import Genotypes, genotypes_from
 from biogan.metrics.sequences import Sequences, sequences_from, uniqueness
 from biogan.metrics.tables import MISSING, NUMERIC, Table, table_from
 from biogan.train.diagnostics import diagnose
@@ -432,6 +433,108 @@ def _sequence_pictures(
     ]
 
 
+# ---------------------------------------------------------------------------------------- genotypes
+def _genotype_sets(real: Any, synths: Mapping[str, Any]) -> dict[str, Genotypes]:
+    ref = genotypes_from(real, "real")
+    return {"real": ref, **{name: genotypes_from(d, name, like=ref) for name, d in synths.items()}}
+
+
+def _check_genotypes(real: Any, synths: Mapping[str, Any], labels_key: str | None) -> None:
+    _genotype_sets(real, synths)
+
+
+def _genotype_summary(real: Any, synths: Mapping[str, Any], labels_key: str | None) -> str:
+    sets = _genotype_sets(real, synths)
+    rows = []
+    for name, g in sets.items():
+        data = g.data
+        maf = np.minimum(g.frequencies, 1 - g.frequencies)
+        rows.append(
+            {
+                "set": name,
+                "samples": len(data),
+                "haplotypes": len(data) * data.ploidy if data.phased else "– (unphased)",
+                "SNPs": data.n_snps,
+                "chromosomes": data.variants["chrom"].nunique(),
+                "span (Mb)": float(np.ptp(data.variants["pos"].to_numpy())) / 1e6,
+                "ploidy": data.ploidy,
+                "missing calls": f"{data.missing.mean():.2%}",
+                "median MAF": float(np.nanmedian(maf)),
+                "monomorphic SNPs": int((maf == 0).sum()),
+                "labels": "–" if data.labels is None else len(set(data.labels)),
+            }
+        )
+    labels = {name: g.data.labels for name, g in sets.items()}
+    rows_are = (
+        "haplotypes (every set is phased)"
+        if sets["real"].mode.haplotypes
+        else ("samples as ALT dosages (a set is unphased)")
+    )
+    return (
+        table_html(pd.DataFrame(rows))
+        + f'<p class="muted">The metrics compare rows that are {_e(rows_are)}.</p>'
+        + _composition(labels, labels_key or "label", "sample")
+    )
+
+
+def _genotype_pictures(
+    real: Any, synth: Any, labels_key: str | None, method: str, seed: int, train: Any = None
+) -> list[Maker]:
+    from biogan.plot import genotypes as plot
+
+    nearest = (
+        "the nearest training haplotype, for synthetic and for held-out real haplotypes"
+        if train is not None
+        else "the nearest real haplotype (for a real one: the nearest other real haplotype)"
+    )
+    decay_control = (
+        " and the training data (real against real: the noise to expect)" if train is not None else ""
+    )
+    return [
+        (
+            "allele_frequencies",
+            "How common the ALT allele of every SNP is in synthetic against real data; points on the "
+            "dashed diagonal mean the model reproduces each variant's frequency",
+            lambda: plot.allele_frequency_scatter(real, synth),
+        ),
+        (
+            "ld_matrices",
+            "Linkage disequilibrium (r², how strongly the alleles of two SNPs travel together) between "
+            "common SNPs of one chromosome, real next to synthetic on one colour scale: the red blocks "
+            "along the diagonal are haplotype blocks, which a good model reproduces",
+            lambda: plot.ld_heatmaps(real, synth),
+        ),
+        (
+            "ld_decay",
+            "Average LD against the distance between two SNPs, for the real, the synthetic"
+            f"{decay_control}: LD fades with distance as recombination breaks haplotypes apart; a curve "
+            "that is too flat or drops too fast means the model gets the haplotype length wrong",
+            lambda: plot.ld_decay_curves(real, synth, train),
+        ),
+        (
+            "pca",
+            "Principal components of real (circles) and synthetic (crosses) haplotypes, fit on both sets "
+            "together and coloured by population when labels are given: synthetic haplotypes should "
+            "cover the same clusters in the same proportions",
+            lambda: plot.genotype_pca(real, synth, seed=seed),
+        ),
+        (
+            "pairwise_distances",
+            "Number of SNPs at which two haplotypes differ, for pairs within the real data, within the "
+            "synthetic data and across them: matching curves mean the synthetic data are as diverse and "
+            "as related to each other as real ones (a narrow synthetic curve means mode collapse)",
+            lambda: plot.pairwise_distance_histograms(real, synth, seed=seed),
+        ),
+        (
+            "nearest_neighbours",
+            f"Number of differing SNPs to {nearest}: synthetic haplotypes piled up at 0, left of the "
+            "held-out real ones, are copies of training haplotypes (a privacy risk); identical real "
+            "haplotypes are common over short regions, so compare the two curves, not the bar at 0 alone",
+            lambda: plot.nearest_neighbour_histogram(real, synth, train, seed=seed),
+        ),
+    ]
+
+
 # ---------------------------------------------------------------------------------------- kinds
 @dataclass(frozen=True)
 class ReportKind:
@@ -463,6 +566,14 @@ REPORT_KINDS: dict[str, ReportKind] = {
     ),
     "sequences": ReportKind(
         "sequence", "Per-label metrics", "labels", _check_sequences, _sequence_summary, _sequence_pictures
+    ),
+    "genotypes": ReportKind(
+        "haplotype",
+        "Per-population metrics",
+        "labels",
+        _check_genotypes,
+        _genotype_summary,
+        _genotype_pictures,
     ),
 }
 """Data kind (as in :data:`biogan.metrics.engine.METRIC_SETS`) -> its report sections."""
@@ -582,13 +693,14 @@ def write_report(
     path
         The ``.html`` file to write (atomically; parent folders are created).
     real
-        Real (ideally held-out) data: cells with raw counts (AnnData), a table (DataFrame) or sequences
-        (:class:`biogan.data.sequences.SequenceSet`).
+        Real (ideally held-out) data: cells with raw counts (AnnData), a table (DataFrame), sequences
+        (:class:`biogan.data.sequences.SequenceSet`) or genotypes
+        (:class:`biogan.data.genotypes.GenotypeSet`).
     synth
         Synthetic data of the same kind, or ``{name: data}`` to put several models in one report.
     labels_key
         Column with labels (``obs`` column for cells): per-label metrics, marker dot plot, colours.
-        Sequences carry their labels; ``labels_key`` only names them in the summary.
+        Sequences and genotypes carry their labels; ``labels_key`` only names them in the summary.
     model
         A fitted model, a saved model folder, or ``{name: model}``; adds hyperparameters, training time,
         training curves and diagnostics warnings.
@@ -601,7 +713,7 @@ def write_report(
         Page title (default: ``biogan report: real vs synthetic cells`` / ``rows``).
     train
         Training data, passed to :func:`evaluate` when the metrics are computed here (and to the
-        sequence novelty picture).
+        sequence novelty and genotype nearest-neighbour and LD-decay pictures).
     embedding_method
         ``"umap"`` or ``"pca"`` (cells only).
     png_dir
