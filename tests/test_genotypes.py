@@ -231,10 +231,15 @@ def masked(region):
     return data, hide
 
 
-def test_imputation_fills_every_gap_and_never_changes_observed_calls(masked, region):
-    data, hide = masked
-    imputer = GenotypeImputer(seed=0, **FAST_IMPUTER).fit(data)
-    filled = imputer.transform(data)
+@pytest.fixture(scope="module")
+def imputed(masked):
+    imputer = GenotypeImputer(seed=0, **FAST_IMPUTER).fit(masked[0])
+    return imputer, imputer.transform(masked[0])
+
+
+def test_imputation_fills_every_gap_and_never_changes_observed_calls(masked, imputed, region):
+    _, hide = masked
+    imputer, filled = imputed
     assert not filled.missing.any()
     np.testing.assert_array_equal(filled.calls[~hide], region.calls[~hide])
     gp = imputer.genotype_probabilities_
@@ -245,20 +250,18 @@ def test_imputation_fills_every_gap_and_never_changes_observed_calls(masked, reg
     assert (guess == truth).mean() > baseline + 0.05
 
 
-def test_imputed_vcf_keeps_observed_calls_and_adds_ds_and_gp(tmp_path, masked, region):
-    data = masked[0].subset(range(40))
-    write_vcf(data, tmp_path / "in.vcf.gz")
-    imputer = GenotypeImputer(seed=0, **FAST_IMPUTER).fit(data)
-    filled = imputer.transform(data)
-    write_imputed_vcf(
-        tmp_path / "in.vcf.gz", tmp_path / "out.vcf.gz", filled, imputer.genotype_probabilities_
-    )
-    back = read_vcf(tmp_path / "out.vcf.gz")
-    np.testing.assert_array_equal(back.calls, filled.calls)
+def test_imputed_vcf_keeps_observed_calls_and_adds_ds_and_gp(tmp_path, masked, imputed):
     import cyvcf2
 
+    imputer, filled = imputed
+    write_vcf(masked[0], tmp_path / "in.vcf.gz")
+    gp = imputer.genotype_probabilities_
+    write_imputed_vcf(tmp_path / "in.vcf.gz", tmp_path / "out.vcf.gz", filled, gp)
+    back = read_vcf(tmp_path / "out.vcf.gz")
+    np.testing.assert_array_equal(back.calls, filled.calls)
     record = next(iter(cyvcf2.VCF(str(tmp_path / "out.vcf.gz"))))
-    assert record.format("GP").shape == (40, 3) and record.format("DS").shape == (40, 1)
+    assert record.format("GP").shape == (len(filled), 3) and record.format("DS").shape == (len(filled), 1)
+    np.testing.assert_allclose(record.format("GP"), gp[:, 0], atol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------- CLI
@@ -284,7 +287,15 @@ def test_cli_train_sample_and_impute(tmp_path, region, masked):
     write_vcf(data.subset(range(30)), tmp_path / "holes.vcf.gz")
     result = runner.invoke(
         app,
-        ["impute", str(tmp_path / "holes.vcf.gz"), "-o", str(tmp_path / "filled.vcf.gz"), "--no-progress"],
+        [
+            "impute",
+            str(tmp_path / "holes.vcf.gz"),
+            "-o",
+            str(tmp_path / "filled.vcf.gz"),
+            "--no-progress",
+            "--max-steps",
+            "40",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert not read_vcf(tmp_path / "filled.vcf.gz").missing.any()

@@ -62,7 +62,7 @@ def impute(
     if (in_kind == "vcf") != (out_kind == "vcf"):
         raise InvalidDataError("a VCF/BCF input needs a .vcf, .vcf.gz or .bcf output, and only it does")
     if in_kind == "vcf":
-        return _impute_vcf(input, output, reference, model, random_state, progress)
+        return _impute_vcf(input, output, reference, model, random_state, max_steps, progress)
     if reference is not None or model is not None:
         raise InvalidDataError("--reference and --model apply to VCF input only")
     if (in_kind == "h5ad") != (out_kind == "h5ad"):
@@ -86,7 +86,13 @@ def impute(
 
 
 def _impute_vcf(
-    input: Path, output: Path, reference: Path | None, model: Path | None, seed: int, progress: bool
+    input: Path,
+    output: Path,
+    reference: Path | None,
+    model: Path | None,
+    seed: int,
+    max_steps: int,
+    progress: bool,
 ) -> Path:
     """Fill the ./. calls of ``input`` (panel: ``reference``, or haplotypes sampled from ``model``)."""
     from biogan.data.genotypes import read_genotypes, write_imputed_vcf
@@ -100,7 +106,7 @@ def _impute_vcf(
     panel = read_genotypes(reference) if reference is not None else None
     if model is not None:
         panel = _synthetic_panel(model, cohort, seed)
-    imputer = GenotypeImputer(reference=panel, seed=seed, progress=progress).fit(cohort)
+    imputer = GenotypeImputer(reference=panel, seed=seed, progress=progress, max_steps=max_steps).fit(cohort)
     filled = imputer.transform(cohort)
     path = write_imputed_vcf(input, output, filled, imputer.genotype_probabilities_)
     typer.echo(f"filled {int(cohort.missing.sum())} missing calls of {len(cohort)} samples; wrote {path}")

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import TransformerMixin
 from torch import nn
 
 from biogan.data.genotypes import GenotypeSet
@@ -211,9 +212,8 @@ class GenotypeImputationProblem(AdversarialProblem):
     def __init__(self, n_snps: int, n_states: int, n_features: int, config: GenotypeImputerConfig) -> None:
         super().__init__(loss=None, gp_weight=0.0)  # GAIN has its own losses
         self.config, self.n_states = config, n_states
-        n_in = (
-            2 * n_states + 1 + n_features + 1
-        )  # observed one-hot, partner's, observed flag, features, noise
+        # the observed calls' one-hot, the partner haplotype's, the observed flag, features, noise
+        n_in = 2 * n_states + 1 + n_features + 1
         self.generator = CallImputer(n_snps, n_in, n_states, config.channels, config.n_blocks)
         self.critic = HintDiscriminator(n_states + 1)
         self.validation: dict[str, torch.Tensor] | None = None
@@ -287,8 +287,12 @@ class GenotypeImputationProblem(AdversarialProblem):
 
 
 # ------------------------------------------------------------------------------------------ estimator
-class GenotypeImputer:
+class GenotypeImputer(TransformerMixin):
     """Fill missing genotype calls (``./.``) of a cohort; observed calls are never changed.
+
+    A scikit-learn-style transformer on :class:`~biogan.data.genotypes.GenotypeSet` data (``fit``,
+    ``transform``, ``fit_transform``); the genotype probabilities of the last ``transform`` are kept for the
+    VCF's ``GP`` and ``DS`` fields.
 
     Parameters
     ----------
@@ -324,8 +328,11 @@ class GenotypeImputer:
         self.problem: GenotypeImputationProblem | None = None
         self.trainer: AdversarialTrainer | None = None
 
-    def fit(self, data: GenotypeSet, checkpoint_dir: str | os.PathLike | None = None) -> GenotypeImputer:
-        """Learn to fill calls from the observed calls of ``data`` (and the reference panel)."""
+    def fit(
+        self, data: GenotypeSet, y: Any = None, checkpoint_dir: str | os.PathLike | None = None
+    ) -> GenotypeImputer:
+        """Learn to fill calls from the observed calls of ``data`` (and the reference panel); ``y`` is
+        ignored (scikit-learn's signature); checkpoints go to ``checkpoint_dir``."""
         self._check(data)
         self.phased_ = self._use_phase(data)
         self.n_states_ = 2 if self.phased_ else 3
@@ -376,9 +383,6 @@ class GenotypeImputer:
         gp = self._genotype_probabilities(probs.numpy(), query.numpy(), data)
         self.genotype_probabilities_ = gp
         return self._filled(data, probs.numpy(), gp)
-
-    def fit_transform(self, data: GenotypeSet) -> GenotypeSet:
-        return self.fit(data).transform(data)
 
     # ---------------------------------------------------------------------------------------- helpers
     def _check(self, data: GenotypeSet) -> None:

@@ -439,7 +439,7 @@ class GenotypeGAN(GenerativeModel):
             labels = {str(k): v for k, v in labels.items()}
         elif labels is not None:
             labels = [str(v) for v in labels]
-        codes = requested_codes(self.categories, self.class_size_of_samples(), n, labels, seed)
+        codes = requested_codes(self.categories, self._samples_per_class(), n, labels, seed)
         haplotypes = self._generate(np.repeat(codes, self.ploidy), seed)
         conditional = self.categories != [""]
         names = np.asarray(self.categories, dtype=object)[codes].astype(str) if conditional else None
@@ -452,8 +452,8 @@ class GenotypeGAN(GenerativeModel):
                 warnings.warn(problem, PrivacyWarning, stacklevel=2)
         return generated
 
-    def class_size_of_samples(self) -> np.ndarray:
-        return self.problem.class_size.cpu().numpy() / self.ploidy
+    def _samples_per_class(self) -> np.ndarray:
+        return self.problem.class_size.cpu().numpy() / self.ploidy  # the problem counts haplotypes
 
     def release_problem(self, generated: GenotypeSet) -> str | None:
         """Why ``generated`` should not be released, or ``None``: the privacy gate.
