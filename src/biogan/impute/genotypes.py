@@ -349,7 +349,10 @@ class GenotypeImputer(TransformerMixin):
         self.problem.attach({k: v[~held] for k, v in rows.items()} if validation else rows, validation)
         path = Path(checkpoint_dir) / "imputer_checkpoint.pt" if checkpoint_dir else None
         self.trainer = AdversarialTrainer(self.problem, self.config.train, self.seed, path)
-        self.trainer.fit(self.config.max_steps, progress=self.progress)
+        try:
+            self.trainer.fit(self.config.max_steps, progress=self.progress)
+        except FloatingPointError as error:
+            raise InvalidDataError(f"imputation training diverged: {error}") from None
         self.generator_ = self.trainer.sampling_generator()
         return self
 
