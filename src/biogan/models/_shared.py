@@ -16,6 +16,27 @@ import biogan
 from biogan.errors import CheckpointError, InvalidDataError, UnknownLabelError
 
 
+def training_codes(categories: Sequence[str], labels: np.ndarray, noun: str) -> np.ndarray:
+    """The index in ``categories`` of every label (a model's classes), refusing labels it was not fit on."""
+    lookup = {name: i for i, name in enumerate(categories)}
+    unseen = sorted(set(labels.tolist()) - set(lookup))
+    if unseen:
+        raise UnknownLabelError(f"labels {unseen[:5]} were not in the {noun} this model was fit on")
+    return np.array([lookup[v] for v in labels], dtype=np.int64)
+
+
+def check_wgan_settings(config: Any) -> None:
+    """The settings every WGAN-GP model config shares: class sampling, validation share, penalty weight."""
+    from biogan.data.samplers import CLASS_WEIGHTS
+
+    if config.class_sampling not in CLASS_WEIGHTS:
+        raise ValueError(f"class_sampling must be one of {CLASS_WEIGHTS}, not {config.class_sampling!r}")
+    if not 0 <= config.validation_share < 0.5:
+        raise ValueError(f"validation_share must be in [0, 0.5), not {config.validation_share}")
+    if config.gp_weight <= 0:
+        raise ValueError("WGAN-GP needs gp_weight > 0")
+
+
 def requested_codes(
     categories: Sequence[str],
     label_sizes: np.ndarray,

@@ -36,13 +36,13 @@ import torch
 from torch import nn
 
 from biogan.data.genotypes import GenotypeSet
-from biogan.data.samplers import CLASS_WEIGHTS, ClassSampler, Sampler, validation_split
+from biogan.data.samplers import ClassSampler, Sampler, validation_split
 from biogan.data.sources import ArraySource
 from biogan.data.validation import check_enough, check_memory, check_training_labels
-from biogan.errors import InvalidDataError, NotFittedError, PrivacyWarning, UnknownLabelError
+from biogan.errors import InvalidDataError, NotFittedError, PrivacyWarning
 from biogan.losses import AdversarialLoss, mmd2_rbf
 from biogan.models._base import GenerativeModel
-from biogan.models._shared import requested_codes, requested_size
+from biogan.models._shared import check_wgan_settings, requested_codes, requested_size, training_codes
 from biogan.models.registry import register_model
 from biogan.nn.genotypes import ARCHITECTURES, OUTPUTS, HaplotypeCritic, HaplotypeGenerator
 from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
@@ -112,12 +112,7 @@ class GenotypeGANConfig:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {self.architecture!r}")
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, not {self.output!r}")
-        if self.class_sampling not in CLASS_WEIGHTS:
-            raise ValueError(f"class_sampling must be one of {CLASS_WEIGHTS}, not {self.class_sampling!r}")
-        if not 0 <= self.validation_share < 0.5:
-            raise ValueError(f"validation_share must be in [0, 0.5), not {self.validation_share}")
-        if self.gp_weight <= 0:
-            raise ValueError("WGAN-GP needs gp_weight > 0")
+        check_wgan_settings(self)
 
 
 class GenotypeProblem(AdversarialProblem):
@@ -362,11 +357,7 @@ class GenotypeGAN(GenerativeModel):
                 f"the model was fit on {len(self.variants)} SNPs of ploidy {self.ploidy}, these data have "
                 f"{data.n_snps} of ploidy {data.ploidy}"
             )
-        lookup = {name: i for i, name in enumerate(self.categories)}
-        unseen = sorted(set(labels.tolist()) - set(lookup))
-        if unseen:
-            raise UnknownLabelError(f"labels {unseen[:5]} were not in the samples this model was fit on")
-        codes = np.repeat([lookup[v] for v in labels], data.ploidy).astype(np.int64)
+        codes = np.repeat(training_codes(self.categories, labels, "samples"), data.ploidy)
         return data.haplotypes(), codes
 
     def _measure_privacy(self, haplotypes: np.ndarray, codes: np.ndarray) -> None:

@@ -31,15 +31,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from biogan.data.samplers import CLASS_WEIGHTS, ClassSampler, Sampler, validation_split
+from biogan.data.samplers import ClassSampler, Sampler, validation_split
 from biogan.data.sequences import ALPHABETS, SequenceSet, decode, encode
 from biogan.data.sources import ArraySource
 from biogan.data.validation import check_enough, check_memory, check_training_labels
-from biogan.errors import InvalidDataError, NotFittedError, UnknownLabelError
+from biogan.errors import InvalidDataError, NotFittedError
 from biogan.losses import AdversarialLoss, mmd2_rbf
 from biogan.metrics.sequences import FEATURE_K
 from biogan.models._base import GenerativeModel
-from biogan.models._shared import requested_codes, requested_size
+from biogan.models._shared import check_wgan_settings, requested_codes, requested_size, training_codes
 from biogan.models.registry import register_model
 from biogan.nn.sequences import OUTPUTS, SequenceCritic, SequenceGenerator, kmer_features
 from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
@@ -101,12 +101,7 @@ class SequenceGANConfig:
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, not {self.output!r}")
-        if self.class_sampling not in CLASS_WEIGHTS:
-            raise ValueError(f"class_sampling must be one of {CLASS_WEIGHTS}, not {self.class_sampling!r}")
-        if not 0 <= self.validation_share < 0.5:
-            raise ValueError(f"validation_share must be in [0, 0.5), not {self.validation_share}")
-        if self.gp_weight <= 0:
-            raise ValueError("WGAN-GP needs gp_weight > 0")
+        check_wgan_settings(self)
 
 
 class SequenceProblem(AdversarialProblem):
@@ -308,11 +303,7 @@ class SequenceGAN(GenerativeModel):
             self.alphabet, self.max_length = data.alphabet, length
             self.min_length = int(data.lengths.min())
             self.categories = sorted(set(labels.tolist())) if data.labels is not None else [""]
-        lookup = {name: i for i, name in enumerate(self.categories)}
-        unseen = sorted(set(labels.tolist()) - set(lookup))
-        if unseen:
-            raise UnknownLabelError(f"labels {unseen[:5]} were not in the sequences this model was fit on")
-        codes = np.array([lookup[v] for v in labels], dtype=np.int64)
+        codes = training_codes(self.categories, labels, "sequences")
         return encode(data.sequences, data.alphabet, length), codes
 
     def fit_feedback(
