@@ -810,6 +810,76 @@ def _cases_train_genotype() -> list[Case]:
     ]
 
 
+STRUCTURE_SET = ("--set", "chain_channels=8", "--set", "n_blocks=1", "--set", "n_monitor=16")
+
+
+def _ca_pdb(n: int = 40, step: float = 3.8, name: str = "ALA", first_bad: int | None = None) -> str:
+    """A Cα-only chain of ``n`` residues on a helix-like spiral (``step`` Å between neighbours)."""
+    t = np.arange(n) * 1.745  # 100° per residue
+    scale = step / 3.8
+    xyz = np.stack([2.3 * np.cos(t), 2.3 * np.sin(t), 1.5 * np.arange(n)], 1) * scale
+    lines = [
+        f"ATOM  {i + 1:>5}  CA  {'XYZ' if i == first_bad else name} A{i + 1:>4}    "
+        f"{x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00           C"
+        for i, (x, y, z) in enumerate(xyz)
+    ]
+    return "\n".join([*lines, "END"]) + "\n"
+
+
+def _cases_train_structure() -> list[Case]:
+    entry = "train structure"
+
+    def train(data: str = "{d}/s", *extra: str) -> tuple[str, ...]:
+        return ("train", "structure", data, "--out", "{d}/m", *FAST, *STRUCTURE_SET, *extra)
+
+    def chains(n_files: int = 12, **kw: Any) -> list[Step]:
+        return [raw(f"s/c{i:02d}.pdb", _ca_pdb(**kw)) for i in range(n_files)]
+
+    def gz_pdb() -> bytes:
+        import gzip
+
+        return gzip.compress(_ca_pdb(400).encode(), mtime=0)
+
+    return [
+        Case(entry, "missing-input", train("{d}/nowhere"), (), ("does not exist",)),
+        Case(
+            entry, "empty-folder", train(), (raw("s/readme.txt", "no structures"),), ("no structure files",)
+        ),
+        Case(
+            entry,
+            "garbage-pdb",
+            train(),
+            (garbage("s/a.pdb"),),
+            ("not a protein structure", "not a readable"),
+        ),
+        Case(entry, "text-as-pdb", train(), (raw("s/a.pdb", "HEADER nothing here\n"),), ("no amino acid",)),
+        Case(entry, "garbage-cif", train(), (garbage("s/a.cif"),), ("not a readable", "no amino acid")),
+        Case(entry, "wrong-suffix", train("{d}/s.txt"), (raw("s.txt", "x"),), ("are read from",)),
+        Case(entry, "chains-too-short", train(), tuple(chains(n=20)), ("shorter --fragment-length",)),
+        Case(
+            entry,
+            "all-steps-broken",
+            (*train(), "--fragment-length", "16"),
+            tuple(chains(step=5.0)),
+            ("shorter --fragment-length",),
+        ),
+        Case(
+            entry, "fragment-length-4", (*train(), "--fragment-length", "4"), tuple(chains()), ("at least 8",)
+        ),
+        Case(entry, "stride-zero", (*train(), "--stride", "0"), tuple(chains()), ("at least 1",)),
+        Case(entry, "bad-models", (*train(), "--models", "some"), tuple(chains()), ("models must be",)),
+        Case(entry, "few-fragments", (*train(), "--fragment-length", "40"), tuple(chains(2)), ("at least",)),
+        Case(
+            entry,
+            "truncated-gz",
+            train("{d}/a.pdb.gz"),
+            (truncated("a.pdb.gz", raw("a.pdb.gz", gz_pdb())),),
+            ("not a readable", "no amino acid"),
+            hostile=True,
+        ),
+    ]
+
+
 def _gz_vcf() -> bytes:
     import gzip
 
@@ -1471,6 +1541,7 @@ def all_cases() -> list[Case]:
         *_cases_train_table(),
         *_cases_train_sequence(),
         *_cases_train_genotype(),
+        *_cases_train_structure(),
         *_cases_sample(),
         *_cases_augment(),
         *_cases_impute(),

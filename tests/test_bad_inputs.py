@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import _reliability_cases as rc
 
 ENTRY_POINTS = {
-    "train expression", "train vae", "train table", "train sequence", "train genotype",
+    "train expression", "train vae", "train table", "train sequence", "train genotype", "train structure",
     "sample", "augment", "impute",
     "evaluate", "report",
     "compare", "demo",

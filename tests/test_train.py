@@ -332,6 +332,13 @@ def _fit_any(name: str, small, breast):
         tiny = {"hidden": 16, "noise_dim": 8, "batch_size": 16, "eval_every": 2}
         region = simulated_genotypes(60, length=5e4, seed=0)
         return cls(seed=0, device="cpu", **tiny).fit(region, max_steps=3, progress=False)
+    if cls.data_kind == "structures":
+        from biogan.data.datasets import ideal_backbones
+
+        tiny = {"fragment_length": 16, "chain_channels": 8, "n_blocks": 1, "batch_size": 16, "eval_every": 2}
+        return cls(seed=0, device="cpu", n_monitor=16, **tiny).fit(
+            ideal_backbones(12, 40, seed=0), max_steps=3, progress=False
+        )
     if cls.data_kind == "table":
         return cls(seed=0, device="cpu", batch_size=16).fit(
             breast, labels_key="target", max_steps=3, progress=False
@@ -357,6 +364,8 @@ def test_registry_round_trip_for_every_model_type(small, breast, tmp_path):
             assert a.sequences == b.sequences
         elif cls.data_kind == "genotypes":
             np.testing.assert_array_equal(a.calls, b.calls)
+        elif cls.data_kind == "structures":
+            np.testing.assert_allclose(a.coordinates(), b.coordinates(), atol=1e-4)
         else:
             pd.testing.assert_frame_equal(a, b)
         folders[name] = tmp_path / name

@@ -19,6 +19,8 @@ from biogan.models import (
     MarkovChain,
     SequenceGAN,
     SequenceGANConfig,
+    StructureGAN,
+    StructureGANConfig,
     TabularGAN,
     TabularGANConfig,
 )
@@ -33,6 +35,8 @@ __all__ = [
     "MarkovChain",
     "SequenceGAN",
     "SequenceGANConfig",
+    "StructureGAN",
+    "StructureGANConfig",
     "TabularGAN",
     "TabularGANConfig",
     "__version__",

@@ -268,11 +268,65 @@ def _genotype_command(model_name: str) -> Callable[..., None]:
     return command
 
 
+def _structure_command(model_name: str) -> Callable[..., None]:
+    """``biogan train <model_name>`` for a model of protein structures (PDB/mmCIF files)."""
+
+    def command(
+        input: Annotated[
+            Path,
+            typer.Argument(help="Folder of .pdb/.cif files (optionally .gz), one such file, or a Cα .npz"),
+        ],
+        out: Out,
+        fragment_length: Annotated[
+            int | None, typer.Option(help="Residues per fragment (default: the model's, 64)")
+        ] = None,
+        stride: Annotated[
+            int | None, typer.Option(help="Residues between fragment starts (default: length // 16)")
+        ] = None,
+        models: Annotated[
+            str, typer.Option(help="NMR ensembles: 'first' model of each file or 'all' of them")
+        ] = "first",
+        max_steps: MaxSteps = None,
+        max_minutes: MaxMinutes = None,
+        seed: Seed = 0,
+        device: Device = "auto",
+        resume: Resume = False,
+        overwrite: Overwrite = False,
+        config: ConfigFile = None,
+        set_: Settings = None,
+    ) -> None:
+        from biogan.data.structures import read_structures, warn_skipped
+        from biogan.models import model_class
+
+        run = TrainRun(input, out, max_steps, max_minutes, seed, device, resume, overwrite, config, set_)
+        hyper = run.check(model_name)
+        if fragment_length is not None:
+            hyper.fragment_length = fragment_length
+        if stride is not None:
+            hyper.stride = stride
+        hyper.__post_init__()  # the options are checked like --set values
+        cls = model_class(model_name)
+        data = read_structures(input, models=models, warn=False)
+        data.fragments(
+            hyper.fragment_length, hyper.stride, warn=False
+        )  # refused in one line, before any note
+        warn_skipped(data, input)
+
+        def build(hyper: Any) -> tuple[Any, Callable[..., Any]]:
+            model = cls(config=hyper, seed=seed, device=device)
+            return model, functools.partial(model.fit, data)
+
+        _train(run, hyper, build)
+
+    return command
+
+
 COMMAND_MAKERS = {
     "cells": _cells_command,
     "table": _table_command,
     "sequences": _sequence_command,
     "genotypes": _genotype_command,
+    "structures": _structure_command,
 }
 """How a ``biogan train`` command reads each data kind; one command per registered model."""
 
@@ -301,7 +355,8 @@ def sample(
         typer.Option(
             "--output",
             "-o",
-            help="Output .h5ad (cells), .csv/.tsv (table), .fasta (sequences) or .vcf.gz (genotypes)",
+            help="Output .h5ad (cells), .csv/.tsv (table), .fasta (sequences), .vcf.gz (genotypes) or a "
+            "folder (structures: one Cα PDB per fragment, distance maps and pictures)",
         ),
     ],
     n: Annotated[int | None, typer.Option("-n", help="Samples, in the training proportions")] = None,

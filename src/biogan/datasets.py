@@ -1,5 +1,19 @@
 """Bundled data sets (re-exported from :mod:`biogan.data.datasets`)."""
 
-from biogan.data.datasets import bacterial_proteins, pbmc68k_counts, simulated_genotypes, stratified_split
+from biogan.data.datasets import (
+    bacterial_proteins,
+    example_structures,
+    ideal_backbones,
+    pbmc68k_counts,
+    simulated_genotypes,
+    stratified_split,
+)
 
-__all__ = ["bacterial_proteins", "pbmc68k_counts", "simulated_genotypes", "stratified_split"]
+__all__ = [
+    "bacterial_proteins",
+    "example_structures",
+    "ideal_backbones",
+    "pbmc68k_counts",
+    "simulated_genotypes",
+    "stratified_split",
+]

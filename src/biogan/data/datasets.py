@@ -10,6 +10,7 @@ from sklearn.model_selection import train_test_split
 
 from biogan.data.genotypes import GenotypeSet
 from biogan.data.sequences import ALPHABETS, SequenceSet
+from biogan.data.structures import StructureSet, concatenate, read_structures
 
 
 def pbmc68k_counts() -> ad.AnnData:
@@ -146,3 +147,68 @@ def simulated_genotypes(
     data = GenotypeSet.from_haplotypes(haplotypes, variants, 2, deme if n_populations > 1 else None)
     data.samples = [f"sample{i + 1}" for i in range(len(data))]
     return data
+
+
+SECONDARY_STRUCTURE = {
+    # (bond angle, torsion) of the virtual Cα chain, degrees, and their spread
+    "helix": ((91.0, 50.0), (2.0, 4.0)),
+    "strand": ((120.0, -170.0), (5.0, 10.0)),
+}
+
+
+def ideal_backbones(n_chains: int = 40, length: int = 120, seed: int = 0) -> StructureSet:
+    """Cα chains built in code from ideal secondary structure: α-helices (bond angle 91°, torsion +50°),
+    β-strands (120°, -170°) and loops (angles 80-150°, any torsion), 5-20 residues each, with small
+    Gaussian jitter; consecutive atoms exactly 3.8 Å apart. Each chain is its own group.
+
+    The known geometry makes them test data for the structure kind (a generator that learns them must
+    reproduce the two torsion peaks); they are no substitute for real structures
+    (:func:`example_structures`).
+    """
+    import torch
+
+    from biogan.data.backbones import place_chain
+
+    rng = np.random.default_rng(seed)
+    angles = np.zeros((n_chains, length - 2))
+    torsions = np.zeros((n_chains, length - 3))
+    kinds = ("helix", "strand", "loop")
+    for c in range(n_chains):
+        pos = 0
+        while pos < length - 2:
+            kind = kinds[rng.choice(3, p=[0.45, 0.3, 0.25])]
+            run = int(rng.integers(5, 21))
+            end = min(pos + run, length - 2)
+            if kind == "loop":
+                angles[c, pos:end] = rng.uniform(80, 150, end - pos)
+                torsions[c, pos : min(end, length - 3)] = rng.uniform(-180, 180, min(end, length - 3) - pos)
+            else:
+                (a, t), (sa, st) = SECONDARY_STRUCTURE[kind]
+                angles[c, pos:end] = rng.normal(a, sa, end - pos)
+                torsions[c, pos : min(end, length - 3)] = rng.normal(t, st, min(end, length - 3) - pos)
+            pos = end
+    coords = place_chain(torch.from_numpy(np.radians(angles)), torch.from_numpy(np.radians(torsions)))
+    chains = list(coords.numpy().astype(np.float32))
+    ids = [f"ideal{c + 1}:A:1-{length}" for c in range(n_chains)]
+    return StructureSet(chains, ids, np.array([f"ideal{c + 1}" for c in range(n_chains)]))
+
+
+def example_structures() -> StructureSet:
+    """Real crystal structures that ship inside the ``tmtools`` wheel (no download): Lumbricus
+    erythrocruorin 2GTL (15 globin-like chains, mostly α-helical) and 7OK9 (44 chain segments), read from
+    their PDB files.
+
+    Raises
+    ------
+    ImportError
+        ``tmtools`` is not installed (``pip install tmtools``, or biogan's ``structures`` extra).
+    """
+    from importlib.resources import files
+
+    try:
+        folder = files("tmtools") / "data"
+    except ModuleNotFoundError:
+        raise ImportError(
+            "the example structures ship inside the tmtools package: pip install tmtools"
+        ) from None
+    return concatenate([read_structures(folder / name, warn=False) for name in ("2gtl.pdb", "7ok9.pdb")])

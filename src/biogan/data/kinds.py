@@ -1,8 +1,8 @@
 """The kinds of data biogan handles, registered once: how each is recognised, read, written and counted.
 
 Commands dispatch through :data:`KINDS` (``biogan sample`` writes what a model makes, ``biogan augment``
-reads and writes its input's kind), so a new data kind (genotypes, structures) adds one
-entry here instead of ``isinstance`` branches in every command.
+reads and writes its input's kind), so a new data kind adds one entry here instead of ``isinstance``
+branches in every command.
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ from biogan.data.genotypes import GenotypeSet, read_genotypes, write_vcf
 from biogan.data.readers import read_cells, read_table, write_h5ad, write_table
 from biogan.data.sequences import SUFFIXES as SEQUENCE_SUFFIXES
 from biogan.data.sequences import SequenceSet, read_fasta, write_fasta
+from biogan.data.structures import SUFFIXES as STRUCTURE_SUFFIXES
+from biogan.data.structures import StructureSet, read_structures, write_structures
 from biogan.errors import InvalidDataError
 
 
 @dataclass(frozen=True)
 class DataKind:
     """One kind of data: what its samples are called, its in-memory type, file formats, reader, writer and
-    a size description."""
+    a size description. ``folder``: outputs are folders (structures: one file per fragment)."""
 
     name: str
     noun: str
@@ -36,9 +38,15 @@ class DataKind:
     read: Callable[..., Any]
     write: Callable[..., Path]
     size: Callable[[Any], str]
+    folder: bool = False
 
     def check_suffix(self, path: str | os.PathLike) -> None:
-        """Refuse an output file whose extension is not one of this kind's formats."""
+        """Refuse an output file whose extension is not one of this kind's formats (or, for a kind
+        written to folders, an output that has one)."""
+        if self.folder:
+            if str(path).lower().endswith(self.suffixes):
+                raise InvalidDataError(f"{path}: {self.name} are written to a folder; give a folder name")
+            return
         if not str(path).lower().endswith(self.suffixes):
             raise InvalidDataError(
                 f"{path}: {self.name} are written as {' or '.join(self.suffixes)}; change the file name"
@@ -68,6 +76,17 @@ def _write_genotypes(data: GenotypeSet, path: str | os.PathLike, index: bool = F
 def _genotype_size(data: GenotypeSet) -> str:
     kind = "phased" if data.phased else "unphased"
     return f"{len(data)} samples x {data.n_snps} SNPs ({kind}, ploidy {data.ploidy})"
+
+
+def _read_structures(path: str | os.PathLike, index: bool = True) -> StructureSet:
+    return read_structures(path)
+
+
+def _structure_size(data: StructureSet) -> str:
+    length = data.fragment_length
+    if length is not None:
+        return f"{len(data)} backbone fragments of {length} residues"
+    return f"{len(data)} chain segments of {data.lengths.min()}-{data.lengths.max()} residues"
 
 
 def _sequence_size(data: SequenceSet) -> str:
@@ -111,6 +130,16 @@ KINDS: dict[str, DataKind] = {
         read=_read_genotypes,
         write=_write_genotypes,
         size=_genotype_size,
+    ),
+    "structures": DataKind(
+        name="structures",
+        noun="fragments",
+        python_type=StructureSet,
+        suffixes=STRUCTURE_SUFFIXES,
+        read=_read_structures,
+        write=write_structures,
+        size=_structure_size,
+        folder=True,
     ),
 }
 

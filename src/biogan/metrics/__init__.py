@@ -1,10 +1,10 @@
 """Honest quality metrics: each is reported next to the same number for real vs real data.
 
 :func:`evaluate` dispatches on the data kind (:data:`METRIC_SETS`: cells, tables, sequences,
-genotypes); importing this package registers every kind's metric set with the engine.
+genotypes, structures); importing this package registers every kind's metric set with the engine.
 """
 
-from biogan.metrics import counts, genotypes, sequences, tables
+from biogan.metrics import counts, genotypes, sequences, structures, tables
 from biogan.metrics.counts import evaluate_counts
 from biogan.metrics.engine import METRIC_SETS, METRICS, evaluate, evaluate_many, kind_of, verdict
 from biogan.metrics.two_sample import c2st_auc, joint_pca, mmd_rbf
@@ -22,6 +22,7 @@ __all__ = [
     "kind_of",
     "mmd_rbf",
     "sequences",
+    "structures",
     "tables",
     "verdict",
 ]

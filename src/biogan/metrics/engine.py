@@ -422,8 +422,10 @@ def evaluate(
     ----------
     real
         Real data the model did *not* train on (held-out): cells (AnnData with raw counts in
-        ``layers["counts"]`` or ``.X``, or a count matrix), a table (pandas DataFrame) or sequences
-        (:class:`biogan.data.sequences.SequenceSet`).
+        ``layers["counts"]`` or ``.X``, or a count matrix), a table (pandas DataFrame), sequences
+        (:class:`biogan.data.sequences.SequenceSet`), genotypes
+        (:class:`biogan.data.genotypes.GenotypeSet`) or backbone fragments of one length
+        (:class:`biogan.data.structures.StructureSet`).
     synthetic
         Generated data of the same kind with the same genes / columns (reordered to ``real``'s order).
     labels_key
@@ -440,7 +442,8 @@ def evaluate(
         Options of the kind. Cells: ``n_pcs`` (50), ``n_markers`` (20), ``n_top_genes`` (100),
         ``max_cells`` (3000) (:class:`biogan.metrics.counts.CountMetrics`). Tables: ``max_rows``
         (3000) (:class:`biogan.metrics.tables.TableMetrics`). Sequences: ``max_sequences`` (2000)
-        (:class:`biogan.metrics.sequences.SequenceMetrics`).
+        (:class:`biogan.metrics.sequences.SequenceMetrics`). Structures: ``max_fragments`` (2000),
+        ``max_c2st`` (1000) (:class:`biogan.metrics.structures.StructureMetrics`).
 
     Returns
     -------

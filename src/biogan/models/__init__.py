@@ -7,6 +7,7 @@ from biogan.models.genotype import GenotypeGAN, GenotypeGANConfig
 from biogan.models.registry import MODELS, load_model, model_class, register_model
 from biogan.models.sequence import SequenceGAN, SequenceGANConfig
 from biogan.models.sequence_peers import IIDResidues, MarkovChain
+from biogan.models.structure import StructureGAN, StructureGANConfig
 from biogan.models.tabular import TabularGAN, TabularGANConfig
 from biogan.models.vae import ExpressionVAE, ExpressionVAEConfig
 
@@ -22,6 +23,8 @@ __all__ = [
     "MarkovChain",
     "SequenceGAN",
     "SequenceGANConfig",
+    "StructureGAN",
+    "StructureGANConfig",
     "TabularGAN",
     "TabularGANConfig",
     "load_model",

@@ -1,7 +1,7 @@
 """``biogan evaluate``, ``biogan report`` and ``biogan compare``: metrics and one HTML report.
 
 ``evaluate`` and ``report`` work for every data kind of :data:`biogan.data.kinds.KINDS` (cells, tables,
-sequences, genotypes; the file suffix tells which, see :func:`input_kind`) and a sampler
+sequences, genotypes, structures; the file suffix tells which, see :func:`input_kind`) and a sampler
 (:data:`REPORT_INPUTS`, chosen by the model's ``data_kind``); ``compare`` trains count models and stays
 cells-only. Plain functions with typer annotations; :mod:`biogan.cli` registers them as commands.
 """
@@ -25,6 +25,7 @@ from biogan.data.genotypes import GenotypeSet, attach_labels, read_genotypes, re
 from biogan.data.kinds import KINDS
 from biogan.data.readers import read_table
 from biogan.data.sequences import read_fasta
+from biogan.data.structures import STRUCTURE_SUFFIXES, StructureSet, read_structures
 from biogan.data.validation import (
     MIN_CLASS_SIZE,
     check_class_sizes,
@@ -85,13 +86,16 @@ def read_input(
     samples_file: Path | None = None,
     labels_key: str | None = None,
     what: str = "real",
+    fragment_length: int | None = None,
 ) -> Any:
     """Read ``path`` as ``kind`` (``"auto"``: :func:`input_kind`) with the kind's reader in
     :data:`~biogan.data.kinds.KINDS`; cells keep their raw counts in ``layers["counts"]``, sequences take
     their labels from the FASTA headers with ``label_regex``, genotypes (VCF/BCF, ``.hapt``) from the
     ``labels_key`` column of the ``samples_file`` panel (:func:`label_genotypes`; ``what`` names the
-    input)."""
+    input), structures are cut into fragments of ``fragment_length`` (:func:`structure_fragments`)."""
     kind = input_kind(path, kind)
+    if kind == "structures":
+        return structure_fragments(read_structures(path), fragment_length, what)
     if kind == "cells":
         return read_counts(path, layer)
     if kind == "sequences":
@@ -136,14 +140,28 @@ def label_genotypes(
     return data
 
 
+def structure_fragments(data: StructureSet, length: int | None, what: str = "real") -> StructureSet:
+    """``data`` as fragments of ``length`` residues (every ``length // 16``): as it is when it already
+    is; without ``length``, only a set of fragments of one length (generated ones) is accepted."""
+    if length is None:
+        if data.fragment_length is None:
+            raise InvalidDataError(
+                f"the {what} structures are whole chains: give --fragment-length to cut them into fragments"
+            )
+        return data
+    return data if data.fragment_length == length else data.fragments(length)
+
+
 def input_kind(path: Path, kind: str = "auto") -> str:
     """The data kind of an input file: ``kind`` itself unless it is ``"auto"``, else the kind whose file
-    suffixes (:data:`~biogan.data.kinds.KINDS`) end the name -- .csv/.tsv a table, FASTA sequences --
-    and cells for anything else (a .txt file included)."""
+    suffixes (:data:`~biogan.data.kinds.KINDS`) end the name -- .csv/.tsv a table, FASTA sequences --,
+    structures for a folder of PDB/mmCIF files, and cells for anything else (a .txt file included)."""
     if kind not in KIND_CHOICES:
         raise InvalidDataError(f"unknown --kind {kind!r}: use {', '.join(KIND_CHOICES)}")
     if kind != "auto":
         return kind
+    if path.is_dir() and any(p.name.lower().endswith(STRUCTURE_SUFFIXES) for p in path.iterdir()):
+        return "structures"
     name = path.name.lower()
     if name.endswith(AMBIGUOUS_SUFFIXES):
         return FALLBACK_KIND
@@ -253,11 +271,24 @@ def _genotype_inputs(
     return ReportInputs(real_gt, synth, train_gt, None if real_gt.labels is None else (key or "label"))
 
 
+def _structure_inputs(
+    model: Any, real: Path, train: Path | None, n: int | None, seed: int, layer: str | None, index: bool
+) -> ReportInputs:
+    """Structures cut into fragments of the model's length; ``n`` generated fragments (default: as many
+    as the real fragments, at most 1,000: each is refined into a backbone)."""
+    length = model.config.fragment_length
+    real_set = structure_fragments(read_structures(real), length)
+    train_set = structure_fragments(read_structures(train), length, "training") if train else None
+    synth = model.sample(n or min(len(real_set), 1000), seed=seed)
+    return ReportInputs(real_set, synth, train_set, None)
+
+
 REPORT_INPUTS: dict[str, Callable[..., ReportInputs]] = {
     "cells": _cell_inputs,
     "table": _table_inputs,
     "sequences": _sequence_inputs,
     "genotypes": _genotype_inputs,
+    "structures": _structure_inputs,
 }
 """A model class's ``data_kind`` -> how ``biogan report`` reads the real data and samples the model."""
 
@@ -320,8 +351,8 @@ def evaluate_command(
     kind: Annotated[
         str,
         typer.Option(
-            help="auto (.csv/.tsv = table, FASTA = sequences, VCF/BCF/.hapt = genotypes, else cells), "
-            "cells, table, sequences or genotypes"
+            help="auto (.csv/.tsv = table, FASTA = sequences, VCF/BCF/.hapt = genotypes, a folder of "
+            ".pdb/.cif = structures, else cells), cells, table, sequences, genotypes or structures"
         ),
     ] = "auto",
     index: Annotated[bool, typer.Option(help="Tables: the first column holds row names")] = True,
@@ -343,6 +374,13 @@ def evaluate_command(
             "VCFs) stays unlabelled"
         ),
     ] = None,
+    fragment_length: Annotated[
+        int | None,
+        typer.Option(
+            help="Structures: cut chains into fragments of this many residues (default: the length of "
+            "the synthetic fragments)"
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     overwrite: Overwrite = False,
 ) -> None:
@@ -355,8 +393,11 @@ def evaluate_command(
         raise InvalidDataError(f"--samples-file labels genotypes (VCF/BCF, .hapt), not {kind}")
     panel = (samples_file, labels_key) if kind == "genotypes" else (None, None)
 
+    if kind == "structures" and fragment_length is None:  # cut the real chains like the synthetic ones
+        fragment_length = read_input(synth, kind, what="synthetic").fragment_length
+
     def read(path: Path, what: str) -> Any:
-        return read_input(path, kind, layer, index, label_regex, *panel, what=what)
+        return read_input(path, kind, layer, index, label_regex, *panel, what, fragment_length)
 
     real_data = read(real, "real")
     synth_data = read(synth, "synthetic")
