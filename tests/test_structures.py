@@ -327,7 +327,7 @@ def test_write_structures_folder_is_readable_by_biopython(fitted, tmp_path):
 
 # ---------------------------------------------------------------------------------------- commands
 def test_train_sample_evaluate_commands(tmp_path):
-    chains = ideal_backbones(n_chains=24, length=50, seed=3)
+    chains = ideal_backbones(n_chains=12, length=36, seed=3)
     folder = tmp_path / "structures"
     folder.mkdir()
     for i, chain in enumerate(chains.chains):

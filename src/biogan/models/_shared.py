@@ -26,11 +26,17 @@ def training_codes(categories: Sequence[str], labels: np.ndarray, noun: str) -> 
 
 
 def check_wgan_settings(config: Any) -> None:
-    """The settings every WGAN-GP model config shares: class sampling, validation share, penalty weight."""
+    """The settings every conditional WGAN-GP model config shares: class sampling, validation share,
+    penalty weight."""
     from biogan.data.samplers import CLASS_WEIGHTS
 
     if config.class_sampling not in CLASS_WEIGHTS:
         raise ValueError(f"class_sampling must be one of {CLASS_WEIGHTS}, not {config.class_sampling!r}")
+    check_split_and_penalty(config)
+
+
+def check_split_and_penalty(config: Any) -> None:
+    """The validation share and gradient-penalty weight of a WGAN-GP model config."""
     if not 0 <= config.validation_share < 0.5:
         raise ValueError(f"validation_share must be in [0, 0.5), not {config.validation_share}")
     if config.gp_weight <= 0:

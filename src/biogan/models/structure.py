@@ -49,6 +49,7 @@ from biogan.data.validation import check_enough, check_memory
 from biogan.errors import InvalidDataError, NotFittedError
 from biogan.losses import AdversarialLoss, mmd2_rbf
 from biogan.models._base import GenerativeModel
+from biogan.models._shared import check_split_and_penalty
 from biogan.models.registry import register_model
 from biogan.nn.structures import (
     ChainMapGenerator,
@@ -132,10 +133,7 @@ class StructureGANConfig:
             raise ValueError(f"fragment_length must be at least 8, not {self.fragment_length}")
         if self.stride is not None and self.stride < 1:
             raise ValueError(f"stride must be at least 1, not {self.stride}")
-        if not 0 <= self.validation_share < 0.5:
-            raise ValueError(f"validation_share must be in [0, 0.5), not {self.validation_share}")
-        if self.gp_weight <= 0:
-            raise ValueError("WGAN-GP needs gp_weight > 0")
+        check_split_and_penalty(self)
 
 
 def separation_statistics(maps: np.ndarray) -> np.ndarray:
