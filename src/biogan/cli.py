@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 import warnings
@@ -299,12 +300,11 @@ def _structure_command(model_name: str) -> Callable[..., None]:
         from biogan.models import model_class
 
         run = TrainRun(input, out, max_steps, max_minutes, seed, device, resume, overwrite, config, set_)
-        hyper = run.check(model_name)
-        if fragment_length is not None:
-            hyper.fragment_length = fragment_length
-        if stride is not None:
-            hyper.stride = stride
-        hyper.__post_init__()  # the options are checked like --set values
+        chosen = {"fragment_length": fragment_length, "stride": stride}
+        # dataclasses.replace re-runs the config's checks on the options, as on --set values
+        hyper = dataclasses.replace(
+            run.check(model_name), **{k: v for k, v in chosen.items() if v is not None}
+        )
         cls = model_class(model_name)
         data = read_structures(input, models=models, warn=False)
         data.fragments(

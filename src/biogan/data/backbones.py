@@ -48,8 +48,7 @@ def distance_maps(coords: np.ndarray, chunk: int = 512) -> np.ndarray:
 
 def bond_lengths(coords: np.ndarray) -> np.ndarray:
     """Consecutive Cα-Cα distances ``(n, L-1)``."""
-    x = np.asarray(coords, dtype=np.float64)
-    return np.linalg.norm(np.diff(x, axis=-2), axis=-1)
+    return sequence_separation_distances(coords, 1)
 
 
 def bond_angles(coords: np.ndarray) -> np.ndarray:

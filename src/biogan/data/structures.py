@@ -25,6 +25,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import shutil
 import tempfile
 import warnings
 from collections import Counter
@@ -495,6 +496,8 @@ def write_structures(data: StructureSet, path: str | os.PathLike, index: bool = 
     (``distance_maps.npy``, ``(n, L, L)`` Å), all coordinates (``fragments.npz``) and pictures
     (``distance_maps.png``, ``backbones.png``). The folder is assembled beside ``path`` and moved into
     place at the end, so a failure leaves no half-written output."""
+    import matplotlib.pyplot as plt
+
     from biogan.plot.structures import backbone_gallery, distance_map_grid
 
     out = Path(path)
@@ -514,20 +517,14 @@ def write_structures(data: StructureSet, path: str | os.PathLike, index: bool = 
             for stem, make in (("distance_maps", distance_map_grid), ("backbones", backbone_gallery)):
                 fig = make(data)
                 fig.savefig(tmp / f"{stem}.png", dpi=110, bbox_inches="tight")
-                import matplotlib.pyplot as plt
-
                 plt.close(fig)
         if out.exists():
-            import shutil
-
             shutil.rmtree(out)
         os.replace(tmp, out)
     except OSError as err:
         raise OutputPathError(f"cannot write to {out}: {err.strerror or err}") from None
     finally:
         if tmp.exists():
-            import shutil
-
             shutil.rmtree(tmp, ignore_errors=True)
     return out
 

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from biogan.data.genotypes import GenotypeSet
-from biogan.data.samplers import ClassSampler, Sampler, validation_split
+from biogan.data.samplers import validation_split
 from biogan.data.sources import ArraySource
 from biogan.data.validation import check_enough, check_memory, check_training_labels
 from biogan.errors import InvalidDataError, NotFittedError, PrivacyWarning
@@ -45,7 +45,7 @@ from biogan.models._base import GenerativeModel
 from biogan.models._shared import check_wgan_settings, requested_codes, requested_size, training_codes
 from biogan.models.registry import register_model
 from biogan.nn.genotypes import ARCHITECTURES, OUTPUTS, HaplotypeCritic, HaplotypeGenerator
-from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
+from biogan.train import AdversarialTrainer, Batch, ClassConditionalProblem, TrainConfig
 
 N_PCS = 20  # principal components of the validation score
 TEMPERATURES = (1.0, 0.8, 0.6, 0.4)
@@ -115,7 +115,7 @@ class GenotypeGANConfig:
         check_wgan_settings(self)
 
 
-class GenotypeProblem(AdversarialProblem):
+class GenotypeProblem(ClassConditionalProblem):
     """Generator, critic and (label-stratified) batches of haplotypes."""
 
     def __init__(self, n_snps: int, n_classes: int, config: GenotypeGANConfig) -> None:
@@ -157,17 +157,8 @@ class GenotypeProblem(AdversarialProblem):
         self.valid_pcs = (held - self.center) @ self.axes
         self.valid_y = torch.from_numpy(valid_codes[pick]).to(device)
 
-    def make_sampler(self, seed: int, rank: int, world_size: int) -> Sampler:
-        return ClassSampler(
-            self.codes, len(self.class_size), self.config.class_sampling, seed, rank, world_size
-        )
-
     def real_batch(self, rows: dict[str, torch.Tensor]) -> Batch:
         return Batch(rows["alleles"], rows["label"])
-
-    def fake_batch(self, real: Batch, generator: nn.Module) -> Batch:
-        z = torch.randn(len(real.y), self.config.noise_dim, device=real.y.device)
-        return Batch(generator(z, real.y), real.y)
 
     @torch.no_grad()
     def _generated(self, generator: nn.Module, y: torch.Tensor) -> torch.Tensor:

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from biogan.data.samplers import ClassSampler, Sampler, validation_split
+from biogan.data.samplers import validation_split
 from biogan.data.sequences import ALPHABETS, SequenceSet, decode, encode
 from biogan.data.sources import ArraySource
 from biogan.data.validation import check_enough, check_memory, check_training_labels
@@ -42,7 +42,7 @@ from biogan.models._base import GenerativeModel
 from biogan.models._shared import check_wgan_settings, requested_codes, requested_size, training_codes
 from biogan.models.registry import register_model
 from biogan.nn.sequences import OUTPUTS, SequenceCritic, SequenceGenerator, kmer_features
-from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
+from biogan.train import AdversarialTrainer, Batch, ClassConditionalProblem, TrainConfig
 
 Scorer = Callable[[list[str]], Sequence[float]]
 
@@ -104,7 +104,7 @@ class SequenceGANConfig:
         check_wgan_settings(self)
 
 
-class SequenceProblem(AdversarialProblem):
+class SequenceProblem(ClassConditionalProblem):
     """Generator, critic and (label-stratified) batches of one-hot sequences."""
 
     def __init__(
@@ -152,17 +152,8 @@ class SequenceProblem(AdversarialProblem):
     def one_hot(self, tokens: torch.Tensor) -> torch.Tensor:
         return F.one_hot(tokens, self.n_symbols).float()
 
-    def make_sampler(self, seed: int, rank: int, world_size: int) -> Sampler:
-        return ClassSampler(
-            self.codes, len(self.class_size), self.config.class_sampling, seed, rank, world_size
-        )
-
     def real_batch(self, rows: dict[str, torch.Tensor]) -> Batch:
         return Batch(self.one_hot(rows["tokens"]), rows["label"])
-
-    def fake_batch(self, real: Batch, generator: nn.Module) -> Batch:
-        z = torch.randn(len(real.y), self.config.noise_dim, device=real.y.device)
-        return Batch(generator(z, real.y), real.y)
 
     @torch.no_grad()
     def _generated(self, generator: nn.Module, y: torch.Tensor) -> torch.Tensor:

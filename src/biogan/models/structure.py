@@ -41,6 +41,7 @@ from biogan.data.backbones import (
     angle_torsion_histogram,
     bond_angles,
     coordinates_from_maps,
+    distance_maps,
     fragment_features,
 )
 from biogan.data.sources import ArraySource
@@ -298,7 +299,7 @@ class StructureGAN(GenerativeModel):
             if len(valid) == 0:  # too few entries to hold any out: score against the training fragments
                 valid = train
             coords = fragments.coordinates()
-            maps = fragments.distance_maps()
+            maps = distance_maps(coords)
             self.statistics = separation_statistics(maps[train])
             with torch.random.fork_rng(devices=[]):  # weight init follows the seed, not global state
                 torch.manual_seed(self.seed)

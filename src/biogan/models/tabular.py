@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from biogan.data.samplers import CLASS_WEIGHTS, ClassSampler, Sampler
+from biogan.data.samplers import CLASS_WEIGHTS
 from biogan.data.sources import ArraySource
 from biogan.data.tables import QuantileTableEncoder, clean_table, infer_column_types, plain_values
 from biogan.data.validation import (
@@ -42,7 +42,7 @@ from biogan.models._base import GenerativeModel
 from biogan.models._shared import requested_codes, requested_size
 from biogan.models.registry import register_model
 from biogan.nn import ProjectionCritic, TableGenerator
-from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
+from biogan.train import AdversarialTrainer, Batch, ClassConditionalProblem, TrainConfig
 
 
 @dataclass
@@ -100,7 +100,7 @@ class TabularGANConfig:
             raise ValueError("the wgan-gp loss needs gp_weight > 0")
 
 
-class TableProblem(AdversarialProblem):
+class TableProblem(ClassConditionalProblem):
     """Generator, critic and class-balanced batches of an encoded table."""
 
     def __init__(
@@ -136,18 +136,8 @@ class TableProblem(AdversarialProblem):
         self.monitor_x, self.monitor_y = monitor["x"], monitor["label"]
         self.monitor_z = torch.randn(len(idx), self.config.noise_dim, generator=gen).to(device)
 
-    def make_sampler(self, seed: int, rank: int, world_size: int) -> Sampler:
-        """Classes drawn uniformly (CTGAN's training-by-sampling) or in their proportions."""
-        return ClassSampler(
-            self.codes, len(self.class_size), self.config.class_sampling, seed, rank, world_size
-        )
-
     def real_batch(self, rows: dict[str, torch.Tensor]) -> Batch:
         return Batch(rows["x"], rows["label"])
-
-    def fake_batch(self, real: Batch, generator: nn.Module) -> Batch:
-        z = torch.randn(len(real.y), self.config.noise_dim, device=real.y.device)
-        return Batch(generator(z, real.y), real.y)
 
     @torch.no_grad()
     def _monitor_fake(self, generator: nn.Module) -> torch.Tensor:

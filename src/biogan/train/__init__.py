@@ -7,12 +7,19 @@ from biogan.train.config import LikelihoodTrainConfig, ScheduleConfig, TrainConf
 from biogan.train.diagnostics import diagnose
 from biogan.train.likelihood import LikelihoodTrainer
 from biogan.train.loop import AdversarialTrainer
-from biogan.train.problem import AdversarialProblem, Batch, DataProblem, LikelihoodProblem
+from biogan.train.problem import (
+    AdversarialProblem,
+    Batch,
+    ClassConditionalProblem,
+    DataProblem,
+    LikelihoodProblem,
+)
 
 __all__ = [
     "AdversarialProblem",
     "AdversarialTrainer",
     "Batch",
+    "ClassConditionalProblem",
     "DataProblem",
     "LikelihoodProblem",
     "LikelihoodTrainConfig",

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from biogan.data.samplers import Sampler, ShuffleSampler
+from biogan.data.samplers import ClassSampler, Sampler, ShuffleSampler
 from biogan.data.sources import ArraySource
 from biogan.losses import AdversarialLoss, gradient_penalty
 from biogan.train.distributed import unwrap
@@ -107,6 +107,24 @@ class AdversarialProblem(DataProblem):
     def validation_score(self, generator: nn.Module) -> float | None:
         """A lower-is-better sample-quality score used to keep the best weights; ``None`` disables it."""
         return None
+
+
+class ClassConditionalProblem(AdversarialProblem):
+    """An adversarial problem whose samples belong to classes: training batches are drawn per class
+    (``codes`` of the rows, ``class_size`` buffer, ``config.class_sampling``: uniform or proportional) and
+    fakes are generated for the classes of the real batch from noise of size ``config.noise_dim``."""
+
+    codes: np.ndarray
+    class_size: torch.Tensor
+
+    def make_sampler(self, seed: int, rank: int, world_size: int) -> Sampler:
+        return ClassSampler(
+            self.codes, len(self.class_size), self.config.class_sampling, seed, rank, world_size
+        )
+
+    def fake_batch(self, real: Batch, generator: nn.Module) -> Batch:
+        z = torch.randn(len(real.y), self.config.noise_dim, device=real.y.device)
+        return Batch(generator(z, real.y), real.y)
 
 
 class LikelihoodProblem(DataProblem):
