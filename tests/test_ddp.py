@@ -111,7 +111,7 @@ def test_ddp_matches_single_process_training_in_distribution(ddp_run):
     assert abs(_quality(ddp, held) - mean) <= 3 * spread + 0.25 * abs(untrained - mean)
 
 
-def test_torchrun_trains_one_model_that_sample_reads(tmp_path):
+def test_torchrun_trains_one_model_from_a_backed_file_that_sample_reads(tmp_path):
     adata, _ = _cells()
     write_h5ad(adata, tmp_path / "cells.h5ad")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -129,6 +129,7 @@ def test_torchrun_trains_one_model_that_sample_reads(tmp_path):
         "train",
         "expression",
         str(tmp_path / "cells.h5ad"),
+        "--backed",  # each rank opens the file and reads its own blocks
         "--labels-key",
         "cell_type",
     ]

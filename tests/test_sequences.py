@@ -142,7 +142,11 @@ def test_early_stopping_keeps_the_best_validated_step(proteins):
     scores = model.history.dropna(subset=["validation_score"])
     assert trainer.step < 2000  # stopped early
     assert trainer.step - trainer.best["step"] == 2 * TINY["eval_every"]
-    assert trainer.best["score"] == pytest.approx(scores.validation_score.min())
+    # The kept score is the lowest of every evaluation; the untrained start (step 0, scored but without a
+    # history row) competes too, and with so high a learning rate it sometimes wins.
+    assert trainer.best["score"] <= scores.validation_score.min() + 1e-6
+    if trainer.best["step"] > 0:
+        assert trainer.best["score"] == pytest.approx(scores.validation_score.min())
 
 
 def test_feedback_raises_a_simple_score(proteins):

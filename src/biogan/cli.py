@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import sys
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from biogan._cli_utils import check_training_length, friendly_errors, parse_label_counts, pick_layer
-from biogan.errors import InvalidDataError, PrivacyWarning
+from biogan.errors import InvalidDataError
 from biogan.impute.cli import impute
 from biogan.report.cli import compare_command, evaluate_command, report_command
 
@@ -99,7 +98,8 @@ def _cells_command(model_name: str) -> Callable[..., None]:
 
     def command(
         input: Annotated[
-            Path, typer.Argument(help=".h5ad, 10x .h5, 10x mtx folder, .csv or .tsv (cells x genes)")
+            Path,
+            typer.Argument(help=".h5ad, .zarr, 10x .h5, 10x mtx folder, .csv or .tsv (cells x genes)"),
         ],
         out: Out,
         labels_key: Annotated[str | None, typer.Option(help="obs column to condition on")] = None,
@@ -117,14 +117,26 @@ def _cells_command(model_name: str) -> Callable[..., None]:
         allow_large_counts: Annotated[
             bool, typer.Option(help="Accept counts above 2^31 - 1 (refused by default)")
         ] = False,
+        backed: Annotated[
+            bool,
+            typer.Option(help="Keep the counts of a .h5ad / .zarr on disk; read them in row blocks"),
+        ] = False,
+        n_top_genes: Annotated[
+            int | None, typer.Option(help="Train on the N most variable genes (Seurat's dispersion rule)")
+        ] = None,
     ) -> None:
         from biogan.data import read_cells
+        from biogan.data.anndata import keep_variable_genes
         from biogan.models import model_class
 
         run = TrainRun(input, out, max_steps, max_minutes, seed, device, resume, overwrite, config, set_)
         hyper = run.check(model_name)
         cls = model_class(model_name)
-        adata = read_cells(input)
+        adata = read_cells(input, backed=backed)
+        if n_top_genes is not None:
+            if n_top_genes < 1:
+                raise InvalidDataError(f"--n-top-genes must be at least 1, not {n_top_genes}")
+            adata = keep_variable_genes(adata, n_top_genes, pick_layer(adata, layer))
         cls.setup_anndata(
             adata,
             layer=pick_layer(adata, layer),
@@ -368,7 +380,8 @@ def sample(
     ] = False,
     overwrite: Overwrite = False,
 ) -> None:
-    """Generate samples from a trained model, written in the format of its data kind.
+    """Generate samples from a trained model, written in the format of its data kind (cells are streamed
+    into the .h5ad chunk by chunk, so -n 1000000 needs the memory of one chunk).
 
     Models with a privacy gate (GenotypeGAN) refuse to write samples that copy their training data
     more than held-out real data do, unless --allow-copies."""
@@ -384,18 +397,13 @@ def sample(
     resolve_device(device)
     check_output(output, [model_dir], overwrite)
     model = load_model(model_dir, device=device)
-    kind = KINDS[model.data_kind]
-    kind.check_suffix(output)
-    with warnings.catch_warnings():  # the gate below says it once, as an error
-        warnings.simplefilter("ignore", PrivacyWarning)
-        synth = model.sample(n=n, labels=requested, seed=seed)
-    problem = model.release_problem(synth)
-    if problem and not allow_copies:
-        raise InvalidDataError(f"nothing written: {problem}; --allow-copies writes it anyway")
+    KINDS[model.data_kind].check_suffix(output)
+    written, problem = model.write_samples(
+        output, n=n, labels=requested, seed=seed, allow_copies=allow_copies
+    )
     if problem:
         typer.echo(f"warning: {problem}", err=True)
-    kind.write(synth, output, index=False)
-    typer.echo(f"wrote {kind.size(synth)} to {output}")
+    typer.echo(f"wrote {written} to {output}")
 
 
 @app.command("augment")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from biogan.data.ondisk import BackedCells, OnDiskMatrix, is_on_disk
 from biogan.data.validation import (
     check_count_range,
     check_counts,
@@ -80,7 +81,8 @@ def setup_anndata(
     Parameters
     ----------
     adata
-        Cells x genes.
+        Cells x genes, in memory or with its matrices on disk (:class:`~biogan.data.ondisk.BackedCells`,
+        checked one row block at a time).
     layer
         Layer with raw integer counts (``None``: ``adata.X``).
     labels_key
@@ -112,6 +114,25 @@ def setup_anndata(
     }
 
 
+def keep_variable_genes(
+    adata: ad.AnnData | BackedCells, n_top_genes: int, layer: str | None = None
+) -> ad.AnnData | BackedCells:
+    """The ``n_top_genes`` most variable genes of ``adata`` (Seurat's dispersion rule on the counts in
+    ``layer``, one streamed pass; :func:`~biogan.data.preprocessing.highly_variable_genes`).
+
+    In memory this is a subset copy; for :class:`~biogan.data.ondisk.BackedCells` the selection is applied
+    to every row block as it is read, so the file is never rewritten.
+    """
+    from biogan.data.preprocessing import highly_variable_genes
+
+    X = get_matrix(adata, layer)
+    check_counts(X, f"layer {layer!r}" if layer else "adata.X", hint=_counts_hint(adata, layer))
+    genes = highly_variable_genes(X, n_top_genes)
+    if isinstance(adata, BackedCells):
+        return adata.select_genes(genes)
+    return adata[:, genes].copy()
+
+
 def registered_keys(adata: ad.AnnData) -> tuple[str | None, str | None]:
     """The ``(layer, labels_key)`` that :func:`setup_anndata` stored."""
     if SETUP_KEY not in adata.uns:
@@ -124,9 +145,10 @@ def registered_keys(adata: ad.AnnData) -> tuple[str | None, str | None]:
 
 @dataclass
 class CountData:
-    """A validated cells x genes count matrix (CSR, never densified whole) with integer class codes."""
+    """A validated cells x genes count matrix (CSR in memory, or read from disk by row blocks; never
+    densified whole) with integer class codes."""
 
-    X: sp.csr_matrix
+    X: sp.csr_matrix | OnDiskMatrix
     codes: np.ndarray
     categories: list[str]
     genes: list[str]
@@ -173,8 +195,8 @@ class CountData:
         if unknown:
             raise UnknownLabelError(f"labels {unknown[:5]} are not among the model's labels {categories}")
         codes = pd.Categorical(labels, categories=categories).codes.astype(np.int64)
-        csr = sp.csr_matrix(X, dtype=np.float32)
-        return cls(X=csr, codes=codes, categories=list(categories), genes=list(adata.var_names))
+        matrix = X if is_on_disk(X) else sp.csr_matrix(X, dtype=np.float32)  # on disk: read by blocks
+        return cls(X=matrix, codes=codes, categories=list(categories), genes=list(adata.var_names))
 
     @property
     def n_cells(self) -> int:
@@ -184,11 +206,14 @@ class CountData:
     def zero_fraction(self) -> float:
         """Share of zero entries (what the CSR output of sampling is sized by)."""
         n_values = self.X.shape[0] * self.X.shape[1]
-        return float(1 - np.count_nonzero(self.X.data) / n_values) if n_values else 0.0
+        if not n_values:
+            return 0.0
+        stored = self.X.stored_count() if is_on_disk(self.X) else np.count_nonzero(self.X.data)
+        return float(1 - stored / n_values)
 
     def rows(self, index: np.ndarray) -> np.ndarray:
         """Dense float32 rows for a minibatch."""
-        return self.X[index].toarray()
+        return self.X.take(index) if is_on_disk(self.X) else self.X[index].toarray()
 
 
 # ---------------------------------------------------------------------- AnnData that biogan returns

@@ -53,7 +53,33 @@ class Sampler:
         self.generator.set_state(state["generator"].cpu())
 
 
-class ShuffleSampler(Sampler):
+class OrderSampler(Sampler):
+    """Base class: serves ``order`` front to back without replacement, calling :meth:`_advance` for the
+    next order whenever it runs out (``position`` marks the next entry)."""
+
+    order: np.ndarray
+    position: int
+
+    def _advance(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _rows_of(self, taken: np.ndarray) -> np.ndarray:
+        """The rows the entries of ``order`` stand for (default: they are rows)."""
+        return taken
+
+    def next_index(self, batch_size: int) -> np.ndarray:
+        parts, needed = [], batch_size
+        while needed > 0:
+            if self.position == len(self.order):
+                self._advance()
+            take = self.order[self.position : self.position + needed]
+            self.position += len(take)
+            needed -= len(take)
+            parts.append(take)
+        return self._rows_of(np.concatenate(parts))
+
+
+class ShuffleSampler(OrderSampler):
     """Epochs over this rank's shard of ``rows``, each in a fresh random order (no replacement within one).
 
     Parameters
@@ -76,17 +102,12 @@ class ShuffleSampler(Sampler):
         self._epoch_state = self.generator.get_state()  # enough to rebuild this epoch's order
         self.order = torch.randperm(len(self.rows), generator=self.generator).numpy()
 
-    def next_index(self, batch_size: int) -> np.ndarray:
-        parts, needed = [], batch_size
-        while needed > 0:
-            if self.position == len(self.order):
-                self.epoch, self.position = self.epoch + 1, 0
-                self._start_epoch()
-            take = self.order[self.position : self.position + needed]
-            self.position += len(take)
-            needed -= len(take)
-            parts.append(take)
-        return self.rows[np.concatenate(parts)]
+    def _advance(self) -> None:
+        self.epoch, self.position = self.epoch + 1, 0
+        self._start_epoch()
+
+    def _rows_of(self, taken: np.ndarray) -> np.ndarray:
+        return self.rows[taken]
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch_generator": self._epoch_state, "epoch": self.epoch, "position": self.position}
@@ -95,6 +116,75 @@ class ShuffleSampler(Sampler):
         self.generator.set_state(state["epoch_generator"].cpu())
         self._start_epoch()
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
+
+
+class BlockShuffleSampler(OrderSampler):
+    """Epochs over row *blocks* for data read from disk: the fast loaders' block shuffling.
+
+    Each epoch visits this rank's blocks in a fresh random order, ``buffer_blocks`` at a time; the rows
+    of the blocks in the buffer are shuffled together and served without replacement. A batch thus reads
+    a few contiguous blocks (cached by the source) instead of scattered rows, while rows from
+    ``buffer_blocks`` distant parts of the file still mix in every batch. Orders are derived from
+    (seed, rank, epoch, buffer), so the state is three integers.
+
+    Parameters
+    ----------
+    rows
+        The rows that may be drawn.
+    block_rows
+        Rows per block (the source's read size).
+    buffer_blocks
+        Blocks shuffled together.
+    seed, rank, world_size
+        Run seed and this process's place among the DDP ranks (blocks are split between ranks).
+    """
+
+    def __init__(
+        self,
+        rows: np.ndarray,
+        block_rows: int,
+        buffer_blocks: int = 16,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        super().__init__(seed, rank)
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == 0:
+            raise InvalidDataError("there are no rows to sample from")
+        blocks = np.unique(rows // block_rows)
+        mine = shard(blocks, seed, rank, world_size)
+        self.rows = rows[np.isin(rows // block_rows, mine)]
+        self.block_of = self.rows // block_rows
+        self.blocks = mine
+        self.seed, self.rank, self.buffer_blocks = int(seed), int(rank), int(buffer_blocks)
+        self.epoch, self.buffer, self.position = 0, 0, 0
+        self._fill()
+
+    def _fill(self) -> None:
+        """The shuffled rows of the current buffer (moving to the next epoch when blocks run out)."""
+        while True:
+            order = np.random.default_rng(derived_seed(self.seed, self.rank, 11, self.epoch))
+            blocks = order.permutation(self.blocks)
+            chosen = blocks[self.buffer * self.buffer_blocks : (self.buffer + 1) * self.buffer_blocks]
+            if len(chosen):
+                break
+            self.epoch, self.buffer = self.epoch + 1, 0
+        members = self.rows[np.isin(self.block_of, chosen)]
+        mix = np.random.default_rng(derived_seed(self.seed, self.rank, 12, self.epoch, self.buffer))
+        self.order = mix.permutation(members)
+
+    def _advance(self) -> None:
+        self.buffer, self.position = self.buffer + 1, 0
+        self._fill()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "buffer": self.buffer, "position": self.position}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.epoch, self.buffer = int(state["epoch"]), int(state["buffer"])
+        self._fill()
+        self.position = int(state["position"])
 
 
 class ClassSampler(Sampler):
@@ -147,6 +237,107 @@ class ClassSampler(Sampler):
         return self.members[self.starts[y] + (u * self.sizes[y]).astype(np.int64)]
 
 
+class BlockClassSampler(Sampler):
+    """:class:`ClassSampler` for rows read from disk: a class per row by ``weights``, then a row of that class
+    read from a small window of the blocks that hold it (per-label block indices).
+
+    Each class walks its own blocks in a random order, ``window_blocks`` at a time, and serves the rows it
+    has in the current window in a shuffled order before moving on, so a batch touches at most
+    ``n_classes * window_blocks`` cached blocks however the labels are spread over the file, and every row
+    of a class comes up once per pass over its blocks. Tiny classes stay trainable on every rank.
+
+    Parameters
+    ----------
+    codes, n_classes, weights, seed, rank, world_size, rows
+        As for :class:`ClassSampler` (blocks, not rows, are split between ranks).
+    block_rows
+        Rows per block (the source's read size).
+    window_blocks
+        Blocks of one class read at a time.
+    """
+
+    def __init__(
+        self,
+        codes: np.ndarray,
+        n_classes: int,
+        weights: str = "uniform",
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        rows: np.ndarray | None = None,
+        block_rows: int = 4096,
+        window_blocks: int = 2,
+    ) -> None:
+        super().__init__(seed, rank)
+        if weights not in CLASS_WEIGHTS:
+            raise InvalidDataError(f"class weights must be one of {CLASS_WEIGHTS}, not {weights!r}")
+        codes = np.asarray(codes, dtype=np.int64)
+        rows = np.arange(len(codes)) if rows is None else np.asarray(rows, dtype=np.int64)
+        mine = set(shard(np.unique(rows // block_rows), seed, rank, world_size).tolist())
+        self.members: list[np.ndarray] = []
+        for k in range(n_classes):
+            of_k = rows[codes[rows] == k]
+            local = of_k[np.isin(of_k // block_rows, list(mine))]
+            self.members.append(local if len(local) else of_k)  # a class absent from my blocks: all its rows
+        sizes = np.array([len(m) for m in self.members], dtype=np.float64)
+        if sizes.sum() == 0:
+            raise InvalidDataError("there are no rows to sample from")
+        chance = (sizes > 0).astype(np.float64) if weights == "uniform" else sizes
+        self.class_weights = torch.from_numpy(chance / chance.sum())
+        self.seed, self.rank = int(seed), int(rank)
+        self.block_rows, self.window_blocks = int(block_rows), int(window_blocks)
+        self.cursor = np.zeros((n_classes, 3), dtype=np.int64)  # per class: pass, window, position
+        self._orders: dict[int, np.ndarray] = {}
+
+    def _order(self, k: int) -> np.ndarray:
+        """Class ``k``'s shuffled rows in its current window (the next pass when its blocks run out)."""
+        if k not in self._orders:
+            members = self.members[k]
+            blocks = np.unique(members // self.block_rows)
+            while True:
+                pass_, window = int(self.cursor[k, 0]), int(self.cursor[k, 1])
+                rng = np.random.default_rng(derived_seed(self.seed, self.rank, 13, k, pass_))
+                chosen = rng.permutation(blocks)[
+                    window * self.window_blocks : (window + 1) * self.window_blocks
+                ]
+                if len(chosen):
+                    break
+                self.cursor[k] = (pass_ + 1, 0, 0)
+            inside = members[np.isin(members // self.block_rows, chosen)]
+            mix = np.random.default_rng(derived_seed(self.seed, self.rank, 14, k, pass_, window))
+            self._orders[k] = mix.permutation(inside)
+        return self._orders[k]
+
+    def next_index(self, batch_size: int) -> np.ndarray:
+        y = torch.multinomial(self.class_weights, batch_size, replacement=True, generator=self.generator)
+        y = y.numpy()
+        out = np.empty(batch_size, dtype=np.int64)
+        for k in np.unique(y):
+            where = np.flatnonzero(y == k)
+            taken: list[np.ndarray] = []
+            needed = len(where)
+            while needed:
+                order = self._order(int(k))
+                position = int(self.cursor[k, 2])
+                take = order[position : position + needed]
+                taken.append(take)
+                needed -= len(take)
+                self.cursor[k, 2] += len(take)
+                if self.cursor[k, 2] == len(order):  # window used up: the next one
+                    self.cursor[k, 1:] = (self.cursor[k, 1] + 1, 0)
+                    del self._orders[int(k)]
+            out[where] = np.concatenate(taken)
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state(), "cursor": torch.from_numpy(self.cursor.copy())}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.generator.set_state(state["generator"].cpu())
+        self.cursor = state["cursor"].cpu().numpy().astype(np.int64).copy()
+        self._orders = {}
+
+
 def validation_split(codes: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Training and validation rows, stratified by class; no split (both all rows) when the validation part
     would hold fewer than ``2 * MIN_SAMPLES`` rows or a class would lose its last rows."""
@@ -159,7 +350,10 @@ def validation_split(codes: np.ndarray, share: float, seed: int) -> tuple[np.nda
 
 __all__ = [
     "CLASS_WEIGHTS",
+    "BlockClassSampler",
+    "BlockShuffleSampler",
     "ClassSampler",
+    "OrderSampler",
     "Sampler",
     "ShuffleSampler",
     "derived_seed",

@@ -14,26 +14,40 @@ import os
 import warnings
 from collections.abc import Hashable
 from pathlib import Path
+from typing import Any
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from biogan.data.ondisk import OnDiskMatrix, is_on_disk, row_blocks
 from biogan.errors import InvalidDataError
 
-Matrix = np.ndarray | sp.spmatrix | sp.sparray
+Matrix = np.ndarray | sp.spmatrix | sp.sparray | OnDiskMatrix
 
 
 def stored_values(X: Matrix) -> np.ndarray:
-    """The explicitly stored values of a dense or sparse matrix (no densifying)."""
+    """The explicitly stored values of a dense or sparse in-memory matrix (no densifying)."""
     if sp.issparse(X):
         return np.asarray(X.data)
     return np.asarray(X).ravel()
 
 
+def value_blocks(X: Matrix):
+    """The stored values of ``X`` in pieces: all at once in memory, one row block at a time on disk."""
+    if not is_on_disk(X):
+        yield stored_values(X)
+        return
+    for _, block in row_blocks(X):
+        yield stored_values(block)
+
+
 def check_finite(X: Matrix, what: str = "the data") -> None:
     """Raise if ``X`` holds NaN or infinite values, saying how many."""
+    if is_on_disk(X):
+        _check_counts_on_disk(X, what, "", finite_only=True)
+        return
     values = stored_values(X)
     if not np.issubdtype(values.dtype, np.number):
         raise InvalidDataError(f"{what} is not numeric (dtype {values.dtype})")
@@ -51,7 +65,7 @@ def check_counts(X: Matrix, what: str = "the count matrix", hint: str = "") -> N
     Parameters
     ----------
     X
-        Dense or sparse cells x genes matrix.
+        Dense or sparse cells x genes matrix, in memory or on disk (checked one row block at a time).
     what
         How to name the matrix in the message (e.g. ``"layer 'counts'"``).
     hint
@@ -59,11 +73,17 @@ def check_counts(X: Matrix, what: str = "the count matrix", hint: str = "") -> N
     """
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise InvalidDataError(f"{what} is empty (shape {X.shape}); need at least one cell and one gene")
+    if is_on_disk(X):
+        _check_counts_on_disk(X, what, hint)
+        return
     check_finite(X, what)
-    values = stored_values(X)
-    if (values < 0).any():
+    _check_count_values(stored_values(X), int((stored_values(X) < 0).sum()), what, hint)
+
+
+def _check_count_values(values: np.ndarray, n_negative: int, what: str, hint: str) -> None:
+    if n_negative:
         raise InvalidDataError(
-            f"{what} has {int((values < 0).sum())} negative values; raw counts are never negative "
+            f"{what} has {n_negative} negative values; raw counts are never negative "
             "(was the data scaled or centred?)"
         )
     frac = np.abs(values - np.rint(values))
@@ -73,6 +93,29 @@ def check_counts(X: Matrix, what: str = "the count matrix", hint: str = "") -> N
             f"{what} holds non-integer values (e.g. {example:g}); biogan needs raw integer counts, "
             "not normalised or log-transformed data." + (f" {hint}" if hint else "")
         )
+
+
+def _check_counts_on_disk(X: OnDiskMatrix, what: str, hint: str, finite_only: bool = False) -> None:
+    """:func:`check_counts` streamed: totals over every block, so messages count the whole matrix."""
+    if not np.issubdtype(X.dtype, np.number):
+        raise InvalidDataError(f"{what} is not numeric (dtype {X.dtype})")
+    n_nan = n_inf = n_negative = 0
+    non_integer: np.ndarray | None = None
+    for values in value_blocks(X):
+        finite = np.isfinite(values)
+        n_nan += int(np.isnan(values).sum())
+        n_inf += int((~finite).sum()) - int(np.isnan(values).sum())
+        n_negative += int((values[finite] < 0).sum())
+        if non_integer is None and not finite_only:
+            frac = np.abs(values[finite] - np.rint(values[finite]))
+            if (frac > 1e-3).any():
+                non_integer = values[finite][frac > 1e-3][:1]
+    if n_nan or n_inf:
+        raise InvalidDataError(
+            f"{what} contains {n_nan} NaN and {n_inf} infinite values; counts must be finite"
+        )
+    if not finite_only:
+        _check_count_values(non_integer if non_integer is not None else np.zeros(0), n_negative, what, hint)
 
 
 def dense_table(X: object) -> np.ndarray:
@@ -240,11 +283,14 @@ def check_count_range(X: Matrix, what: str = "the counts", allow_large_counts: b
     """
     if allow_large_counts:
         return
-    values = stored_values(X)
-    if values.size and values.max() > MAX_COUNT:
-        n_large = int((values > MAX_COUNT).sum())
+    n_large, largest = 0, 0.0
+    for values in value_blocks(X):
+        if values.size:
+            n_large += int((values > MAX_COUNT).sum())
+            largest = max(largest, float(values.max()))
+    if n_large:
         raise InvalidDataError(
-            f"{what} has {n_large} values above 2^31 - 1 (largest {float(values.max()):.3g}), beyond any "
+            f"{what} has {n_large} values above 2^31 - 1 (largest {largest:.3g}), beyond any "
             "read count; check the units, or pass allow_large_counts=True (--allow-large-counts) to "
             "train anyway"
         )
@@ -351,7 +397,7 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} PB"  # pragma: no cover - the loop always returns
 
 
-def check_memory(needed: float, task: str, fix: str) -> None:
+def check_memory(needed: float, task: str, fix: str, device: Any = None) -> None:
     """Refuse work whose memory estimate exceeds what is available (before any of it is done).
 
     Parameters
@@ -362,13 +408,19 @@ def check_memory(needed: float, task: str, fix: str) -> None:
         What would run (``"sampling 10000000 cells x 765 genes"``).
     fix
         What to do instead (``"ask for fewer cells or sample in several runs"``).
+    device
+        A CUDA device to check instead of host memory (its free memory as the driver reports it).
 
     Raises
     ------
     InvalidDataError
-        ``needed`` is more than :func:`available_memory`.
+        ``needed`` is more than :func:`available_memory` (or the GPU's free memory).
     """
     free = available_memory()
+    if device is not None and getattr(device, "type", str(device)) == "cuda":
+        import torch
+
+        free = int(torch.cuda.mem_get_info(device)[0])
     if free is not None and needed > free:
         raise InvalidDataError(
             f"{task} needs about {format_bytes(needed)} of memory but {format_bytes(free)} is available; "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,12 +33,15 @@ from biogan.models._shared import (
     read_metadata,
     requested_codes,
     requested_size,
+    sample_metadata,
+    synthetic_obs,
 )
 from biogan.train import load_state, save_state
 from biogan.train.base import TrainerBase
 from biogan.train.checkpoint import verify_manifest, write_manifest
 from biogan.train.distributed import rank_device
 
+OBS_BYTES_PER_CELL = 96  # a cell's name, label code and index entry while obs is built and written
 MODEL_FILE, CONFIG_FILE, HISTORY_FILE, CHECKPOINT_FILE = (
     "model.pt",
     "config.json",
@@ -98,6 +102,38 @@ class GenerativeModel:
     def _sampler_from_training(self) -> Any:
         """The module to sample from after training (default: the best validated EMA generator)."""
         return self.trainer.sampling_generator()  # type: ignore[union-attr]
+
+    def write_samples(
+        self,
+        path: str | os.PathLike,
+        n: int | None = None,
+        labels: dict[str, int] | list[str] | None = None,
+        seed: int = 0,
+        allow_copies: bool = False,
+    ) -> tuple[str, str | None]:
+        """Generate samples and write them in this data kind's format (what ``biogan sample`` does).
+
+        Models with a privacy gate refuse to write samples that fail it unless ``allow_copies``.
+
+        Returns
+        -------
+        str, str or None
+            What was written (``"1000 cells x 765 genes"``) and the gate's complaint when overridden.
+        """
+        import warnings
+
+        from biogan.data.kinds import KINDS
+        from biogan.errors import InvalidDataError, PrivacyWarning
+
+        kind = KINDS[self.data_kind]
+        with warnings.catch_warnings():  # the gate below says it once, as an error
+            warnings.simplefilter("ignore", PrivacyWarning)
+            synth = self.sample(n=n, labels=labels, seed=seed)
+        problem = self.release_problem(synth)
+        if problem and not allow_copies:
+            raise InvalidDataError(f"nothing written: {problem}; --allow-copies writes it anyway")
+        kind.write(synth, path, index=False)
+        return kind.size(synth), problem
 
     def release_problem(self, generated: Any) -> str | None:
         """Why ``generated`` should not be released (a privacy gate), or ``None``; models with a gate
@@ -264,16 +300,53 @@ class CountModel(GenerativeModel):
             raise NotFittedError("call fit() (or load a trained model) before sample()")
         self._check_sample_memory(requested_size(n, labels), batch_size)
         codes = requested_codes(self.categories, self._label_sizes(), n, labels, seed)
-        chunks = []
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
+        chunks = list(self._count_chunks(codes, seed, batch_size))
+        return counts_anndata(
+            chunks, codes, self.categories, self.labels_key, self.genes, type(self).__name__, seed
+        )
+
+    def _count_chunks(self, codes: np.ndarray, seed: int, batch_size: int) -> Iterator[sp.csr_matrix]:
+        """Generated counts for ``codes``, ``batch_size`` cells at a time (the same cells whether they are
+        collected in memory or streamed to disk)."""
+        with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
             torch.manual_seed(seed)
             self._sampler.eval()
             for start in range(0, len(codes), batch_size):
                 y = torch.from_numpy(codes[start : start + batch_size]).to(self.device)
-                chunks.append(sp.csr_matrix(self._generate(y).cpu().numpy().astype(np.float32)))
-        return counts_anndata(
-            chunks, codes, self.categories, self.labels_key, self.genes, type(self).__name__, seed
+                with torch.no_grad():
+                    counts = self._generate(y)
+                yield sp.csr_matrix(counts.cpu().numpy().astype(np.float32))
+
+    def write_samples(
+        self,
+        path: str | os.PathLike,
+        n: int | None = None,
+        labels: dict[str, int] | list[str] | None = None,
+        seed: int = 0,
+        allow_copies: bool = False,
+        batch_size: int = 4096,
+    ) -> tuple[str, str | None]:
+        """Stream generated cells into an ``.h5ad`` chunk by chunk: memory stays that of one chunk for any
+        number of cells, and the file holds the same cells :meth:`sample` returns for the same seed."""
+        from biogan.data.ondisk import write_h5ad_chunks
+
+        if self._sampler is None:
+            raise NotFittedError("call fit() (or load a trained model) before sample()")
+        wanted = requested_size(n, labels)
+        check_memory(  # names and labels are per cell; the counts never exceed one chunk
+            OBS_BYTES_PER_CELL * wanted + count_sample_bytes(min(wanted, batch_size), len(self.genes), 0.0),
+            f"sampling {wanted} cells x {len(self.genes)} genes",
+            "ask for fewer cells, or sample in several runs (other seeds)",
         )
+        codes = requested_codes(self.categories, self._label_sizes(), n, labels, seed)
+        write_h5ad_chunks(
+            path,
+            self._count_chunks(codes, seed, batch_size),
+            synthetic_obs(codes, self.categories, self.labels_key),
+            self.genes,
+            uns=sample_metadata(type(self).__name__, seed),
+        )
+        return f"{len(codes)} cells x {len(self.genes)} genes", None
 
     def _check_sample_memory(self, n: int, batch_size: int) -> None:
         """Refuse ``n`` cells whose output would not fit in memory (a model saved before the zero

@@ -94,10 +94,20 @@ def counts_anndata(
     from biogan.data.anndata import counts_anndata as build
 
     X = sp.vstack(chunks).tocsr() if chunks else sp.csr_matrix((0, len(genes)), dtype=np.float32)
+    obs = synthetic_obs(codes, categories, labels_key)
+    return build(X, obs, list(genes), like=None, counts_layer="counts", uns=sample_metadata(model, seed))
+
+
+def synthetic_obs(codes: np.ndarray, categories: Sequence[str], labels_key: str | None) -> pd.DataFrame:
+    """``obs`` of generated cells: names ``synthetic_<i>`` and the label column."""
     obs = pd.DataFrame(index=[f"synthetic_{i}" for i in range(len(codes))])
     obs[labels_key or "label"] = pd.Categorical.from_codes(codes, categories=list(categories))
-    meta = {"biogan": {"model": model, "seed": seed, "version": biogan.__version__}}
-    return build(X, obs, list(genes), like=None, counts_layer="counts", uns=meta)
+    return obs
+
+
+def sample_metadata(model: str, seed: int) -> dict[str, Any]:
+    """What generated data record about their making (``uns["biogan"]``)."""
+    return {"biogan": {"model": model, "seed": seed, "version": biogan.__version__}}
 
 
 def read_metadata(path: Path, expected: str | None) -> dict[str, Any]:

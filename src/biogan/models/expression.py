@@ -114,6 +114,8 @@ class CountGANProblem(AdversarialProblem):
     live in buffers, so a saved state dict rebuilds a model that samples without data.
     """
 
+    sample_noun = "cells"
+
     def __init__(self, n_genes: int, n_components: int, config: ExpressionGANConfig) -> None:
         super().__init__(AdversarialLoss(config.loss), config.gp_weight)
         self.config = config
@@ -138,10 +140,13 @@ class CountGANProblem(AdversarialProblem):
         """Split labels into components, build the networks and estimate the statistics."""
         lib = library_sizes(data.X)
         if (lib == 0).any():
-            raise InvalidDataError(f"{int((lib == 0).sum())} cells have no counts at all; remove them first")
+            raise InvalidDataError(
+                f"{int((lib == 0).sum())} cells have no counts at all (in the genes kept); remove them, "
+                "or keep more genes"
+            )
         components, component_label = split_labels(data.X, data.codes, len(data.categories), config, seed)
         problem = cls(data.X.shape[1], len(component_label), config)
-        problem.fit_statistics(data, components, component_label, seed)
+        problem.fit_statistics(data, components, component_label, seed, lib)
         return problem
 
     def fit_statistics(
@@ -150,14 +155,15 @@ class CountGANProblem(AdversarialProblem):
         components: np.ndarray,
         component_label: np.ndarray,
         seed: int,
+        lib: np.ndarray,
     ) -> None:
-        """Estimate per-component statistics from ``data`` and keep it as the source of real batches."""
-        lib = library_sizes(data.X)
+        """Estimate per-component statistics from ``data`` (library sizes ``lib``) and keep it as the source
+        of real batches; each statistic is one streamed pass when the counts are on disk."""
         log_lib = np.log(lib).astype(np.float32)
         self.source = ArraySource(counts=data.X, component=components, log_lib=log_lib)
         n_components = len(component_label)
-        theta = nb_dispersion(data.X, components, n_components) * self.config.dispersion_scale
-        profiles = class_mean_profiles(data.X, components, n_components)
+        theta = nb_dispersion(data.X, components, n_components, lib=lib) * self.config.dispersion_scale
+        profiles = class_mean_profiles(data.X, components, n_components, lib=lib)
         with torch.no_grad():
             self.component_label.copy_(torch.from_numpy(component_label))
             self.component_size.copy_(torch.from_numpy(np.bincount(components, minlength=n_components)))
@@ -223,7 +229,9 @@ class CountGANProblem(AdversarialProblem):
             z = torch.randn(len(y), self.config.noise_dim, device=y.device)
         covariate = ((log_lib - self.log_lib_center) / self.log_lib_scale)[:, None]
         logits, theta = generator(z, y, covariate)
-        mean = torch.exp(log_lib)[:, None] * torch.softmax(logits, dim=1)
+        # Proportions and count draws in fp32, also under bf16 autocast (2,000-way softmaxes need it).
+        mean = torch.exp(log_lib)[:, None] * torch.softmax(logits.float(), dim=1)
+        theta = theta.float()
         return sample_counts(mean, theta if self.config.count_noise == "nb" else None)
 
     def fake_batch(self, real: Batch, generator: nn.Module) -> Batch:

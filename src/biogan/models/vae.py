@@ -21,7 +21,7 @@ import torch
 
 from biogan.data.anndata import CountData, registered_keys
 from biogan.data.preprocessing import library_sizes, nb_dispersion
-from biogan.data.samplers import Sampler, ShuffleSampler
+from biogan.data.samplers import Sampler
 from biogan.data.sources import ArraySource
 from biogan.errors import InvalidDataError, NotFittedError
 from biogan.models._base import CountModel, load_resized
@@ -82,6 +82,8 @@ class ExpressionVAEConfig:
 class CountVAEProblem(LikelihoodProblem):
     """The VAE plus what sampling needs (training library sizes per label), kept in buffers."""
 
+    sample_noun = "cells"
+
     def __init__(self, n_genes: int, n_classes: int, config: ExpressionVAEConfig) -> None:
         super().__init__()
         self.config = config
@@ -100,7 +102,10 @@ class CountVAEProblem(LikelihoodProblem):
         """Keep ``data`` as the batch source, hold out validation cells, record library sizes."""
         lib = library_sizes(data.X)
         if (lib == 0).any():
-            raise InvalidDataError(f"{int((lib == 0).sum())} cells have no counts at all; remove them first")
+            raise InvalidDataError(
+                f"{int((lib == 0).sum())} cells have no counts at all (in the genes kept); remove them, "
+                "or keep more genes"
+            )
         self.source = ArraySource(counts=data.X, label=data.codes)
         n_val = round(self.config.validation_fraction * data.n_cells)
         order = np.random.default_rng(seed).permutation(data.n_cells)
@@ -115,13 +120,13 @@ class CountVAEProblem(LikelihoodProblem):
         self.class_size.copy_(torch.from_numpy(sizes.astype(np.float32)))
         # Start the dispersions at their moment estimates (as ExpressionGAN does): from theta = 1 Adam
         # needs thousands of steps to reach them, and small data sets get a few hundred.
-        theta = nb_dispersion(data.X, data.codes, len(self.class_size))
+        theta = nb_dispersion(data.X, data.codes, len(self.class_size), lib=lib)
         with torch.no_grad():
             self.vae.decoder.log_theta.copy_(torch.from_numpy(np.log(theta)))
 
     def make_sampler(self, seed: int, rank: int, world_size: int) -> Sampler:
         """Epochs over the training cells only (the validation cells are never trained on)."""
-        return ShuffleSampler(self.train_idx, seed, rank, world_size)
+        return self.source.shuffle_sampler(self.train_idx, seed, rank, world_size)
 
     def batch_loss(
         self, rows: dict[str, torch.Tensor], step: int

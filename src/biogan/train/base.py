@@ -33,6 +33,8 @@ from biogan.train.diagnostics import RULES
 
 Rule = Callable[[list[dict[str, float]]], "str | None"]
 EVAL_STREAM, RANK_STREAM = 2, 3  # keys of the seeds derived from the run seed
+WARMUP_STEPS = (2, 12)  # steps timed for the pre-run estimate (the first ones pay one-off costs)
+ACTIVATION_COPIES = 64  # batch-sized float tensors a step holds at its peak (networks, noise, penalty)
 
 
 class TrainerBase:
@@ -86,6 +88,9 @@ class TrainerBase:
         self._window_start = 0.0
         self._last_checkpoint = 0.0
         self._fingerprint: str | None = None
+        self._rows_at_window = 0
+        self._warm: tuple[float, int] | None = None
+        self.noun = str(getattr(problem, "sample_noun", "samples"))
 
     # ------------------------------------------------------------------ what a subclass supplies
     def train_step(self) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
@@ -122,6 +127,7 @@ class TrainerBase:
         """
         if max_steps < 0:  # 0 is allowed: the untrained starting point (what baselines compare against)
             raise ValueError(f"max_steps must be >= 0, not {max_steps}")
+        self.check_step_memory()
         owns_folder = self.checkpoint_path is not None and self.dist.is_main
         lock = TrainingLock(self.checkpoint_path.parent) if owns_folder else None
         if lock is not None:
@@ -153,11 +159,62 @@ class TrainerBase:
                 stacklevel=3,
             )
 
+    # ------------------------------------------------------------------ cost, before it is paid
+    def step_bytes(self) -> float:
+        """Estimated peak memory of one training step: weights, gradients and two Adam moments of every
+        parameter, and :data:`ACTIVATION_COPIES` float32 copies of this rank's minibatch."""
+        n_params = sum(p.numel() for p in self.problem.parameters())
+        rows = self.loader.batch_size * self.problem.source.row_width if self.problem.source else 0
+        return 16.0 * n_params + 4.0 * ACTIVATION_COPIES * rows
+
+    def check_step_memory(self) -> None:
+        """Refuse a step that will not fit on the device (an error with the fix, not an OOM kill)."""
+        from biogan.data.validation import check_memory
+
+        width = self.problem.source.row_width if self.problem.source else 0
+        check_memory(
+            self.step_bytes(),
+            f"a training step ({self.loader.batch_size:,} rows of {width:,} values on {self.device})",
+            "use a smaller batch (--set train.batch_size=...), fewer genes (--n-top-genes), or --backed "
+            "when the data themselves fill the memory",
+            device=self.device,
+        )
+
+    def _announce(self, max_steps: int) -> None:
+        """What is about to be trained, where, and how big the steps are (rank 0, before step 1)."""
+        source = self.problem.source
+        where = f"{self.device}" + (f" x {self.dist.world_size} processes" if self.dist.enabled else "")
+        tqdm.write(
+            f"training {type(self.problem).__name__} on {source.describe() if source else 'no data'}; "
+            f"device {where}; batch {self.config.batch_size:,} ({self.loader.batch_size:,} per process); "
+            f"steps {self.step:,} -> {max_steps:,}"
+        )
+
+    def _time_warmup(self, done: int, max_steps: int) -> None:
+        """Time the steps between :data:`WARMUP_STEPS` of this call to fit; at the end say the measured
+        speed and how long the remaining steps will take at it."""
+        if done == WARMUP_STEPS[0]:
+            self._warm = (time.perf_counter(), self.loader.rows_served)
+        if done != WARMUP_STEPS[1] or self._warm is None:
+            return
+        seconds = max(time.perf_counter() - self._warm[0], 1e-9)
+        rate = (WARMUP_STEPS[1] - WARMUP_STEPS[0]) / seconds
+        cells = (self.loader.rows_served - self._warm[1]) * self.dist.world_size / seconds
+        left = max_steps - self.step
+        stop = " (early stopping may end sooner)" if self.config.patience and self.config.eval_every else ""
+        tqdm.write(
+            f"measured {rate:.2f} steps/s, {cells:,.0f} {self.noun}/s: about {_duration(left / rate)} "
+            f"for the remaining {left:,} steps{stop}"
+        )
+
     def _loop(self, max_steps: int, max_seconds: float | None, progress: bool) -> None:
         cfg = self.config
         start, start_elapsed = time.perf_counter(), self.elapsed
-        self._window_start = self.elapsed
+        self._window_start, self._rows_at_window = self.elapsed, self.loader.rows_served
         bar = tqdm(total=max_steps, initial=self.step, disable=not progress, desc="training", unit="step")
+        if progress:
+            self._announce(max_steps)
+        first = self.step
         if cfg.eval_every and self.step == 0 and self.best is None:
             self._evaluate()  # the starting point competes too: training must beat it to be kept
         while self.step < max_steps:
@@ -165,6 +222,8 @@ class TrainerBase:
             self._accumulate(self.train_step())
             self.step += 1
             self.elapsed = start_elapsed + time.perf_counter() - start
+            if progress:
+                self._time_warmup(self.step - first, max_steps)
             # A fixed schedule: an interrupted-and-resumed run keeps the history and best weights of an
             # uninterrupted one; a time budget adds a final log and evaluation.
             out_of_time = self._out_of_time(max_seconds)
@@ -235,8 +294,9 @@ class TrainerBase:
             means = torch.stack([self._sums[k] for k in names]) / self._n_summed
             values = distributed.all_mean(means, self.dist).cpu().tolist()
         window_s = max(self.elapsed - self._window_start, 1e-9)
-        rate = self._n_summed * self.config.batch_size / window_s
+        rate = (self.loader.rows_served - self._rows_at_window) * self.dist.world_size / window_s
         self._sums, self._n_summed, self._window_start = {}, 0, self.elapsed
+        self._rows_at_window = self.loader.rows_served
         row = {"step": float(self.step), "elapsed_s": round(self.elapsed, 3)}
         row.update(zip(names, values, strict=True))
         with self._forked_rng(derived_seed(self.seed, self.step, EVAL_STREAM)):  # no shift of training RNG
@@ -249,7 +309,7 @@ class TrainerBase:
             )
         self.history.append(row)
         postfix = {k: f"{row[k]:.3g}" for k in self.postfix if k in row}
-        bar.set_postfix({**postfix, "samples/s": f"{rate:.0f}"})
+        bar.set_postfix({**postfix, f"{self.noun}/s": f"{rate:.0f}"})
         self._warn(rule(self.history) for rule in self.rules)
 
     def _evaluate(self) -> None:
@@ -350,7 +410,8 @@ class TrainerBase:
             )
         now = dataclasses.asdict(self.config)
         saved = state.get("settings", now)
-        changed = [f"{k} {saved.get(k)!r} -> {now[k]!r}" for k in now if saved.get(k) != now[k]]
+        # A setting the checkpoint predates (added in a later biogan) is not a change.
+        changed = [f"{k} {saved[k]!r} -> {now[k]!r}" for k in now if k in saved and saved[k] != now[k]]
         if changed:
             raise CheckpointError(
                 f"{where} was written with other training settings ({'; '.join(changed)}); resume with "
@@ -391,6 +452,15 @@ class TrainerBase:
         distributed.barrier(self.dist)  # nobody reads the checkpoint before it is complete
         self._last_checkpoint = self.elapsed
         return self.checkpoint_path
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 __all__ = ["TrainerBase"]

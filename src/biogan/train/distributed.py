@@ -97,9 +97,11 @@ def wrap(
 
 
 def unwrap(module: nn.Module) -> nn.Module:
-    """The plain module inside a DDP wrapper (needed for ``torch.autograd.grad``, which DDP does not
-    support: the gradient penalty differentiates the unwrapped critic, and its parameter gradients
-    still reach DDP's all-reduce because they accumulate in the same backward pass)."""
+    """The plain module inside a DDP and/or ``torch.compile`` wrapper, for ``torch.autograd.grad`` (which
+    DDP does not support, nor compiled graphs with a double backward): the gradient penalty differentiates
+    the unwrapped critic, and its parameter gradients still reach DDP's all-reduce because they accumulate
+    in the same backward pass."""
+    module = getattr(module, "_orig_mod", module)  # torch.compile's wrapper
     return module.module if isinstance(module, DistributedDataParallel) else module
 
 

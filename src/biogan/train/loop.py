@@ -53,19 +53,30 @@ class AdversarialTrainer(TrainerBase):
         self.generator = wrap(problem.generator, self.dist, self.device)  # DDP copies rank 0's weights
         self.critic = wrap(problem.critic, self.dist, self.device)
         self.ema = make_ema(problem.generator)  # after the wrap: the same start on every rank
+        self.scorer = problem.critic  # what the generator's loss reads (compiled when asked)
+        if config.compile:  # after DDP, as torch recommends; unwrap() still reaches the eager modules
+            self.generator, self.critic = torch.compile(self.generator), torch.compile(self.critic)
+            self.scorer = torch.compile(problem.critic)
+
+    def _autocast(self) -> torch.autocast:
+        """bf16 autocast for ``precision="bf16"`` (a no-op context otherwise)."""
+        enabled = self.config.precision == "bf16"
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
     def train_step(self) -> dict[str, torch.Tensor]:
         problem, cfg = self.problem, self.config
         for _ in range(cfg.n_critic):
-            real = problem.real_batch(self.loader.next())
-            with torch.no_grad():
-                fake = problem.fake_batch(real, problem.generator)
-            loss, logs = problem.critic_loss(real, fake, self.critic)
+            with self._autocast():
+                real = problem.real_batch(self.loader.next())
+                with torch.no_grad():
+                    fake = problem.fake_batch(real, problem.generator)
+                loss, logs = problem.critic_loss(real, fake, self.critic)
             self._optimizer_step(self.opt_d, loss)
         problem.critic.requires_grad_(False)  # no wasted gradients into the critic
-        real = problem.real_batch(self.loader.next())
-        fake = problem.fake_batch(real, self.generator)
-        loss, generator_logs = problem.generator_loss(real, fake, problem.critic)
+        with self._autocast():
+            real = problem.real_batch(self.loader.next())
+            fake = problem.fake_batch(real, self.generator)
+            loss, generator_logs = problem.generator_loss(real, fake, self.scorer)
         self._optimizer_step(self.opt_g, loss)
         problem.critic.requires_grad_(True)  # trainable again for the next critic updates
         update_ema(self.ema, problem.generator, min(cfg.ema_decay, (1 + self.step) / (10 + self.step)))

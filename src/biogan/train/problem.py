@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from biogan.data.samplers import ClassSampler, Sampler, ShuffleSampler
+from biogan.data.samplers import Sampler
 from biogan.data.sources import ArraySource
 from biogan.losses import AdversarialLoss, gradient_penalty
 from biogan.train.distributed import unwrap
@@ -41,12 +41,13 @@ class DataProblem(nn.Module):
     source: ArraySource | None = None
 
     def make_sampler(self, seed: int, rank: int, world_size: int) -> Sampler:
-        """Uniform epochs over every row of ``source``, sharded per rank (override to stratify)."""
+        """Uniform epochs over every row of ``source`` (block-shuffled when it is on disk), sharded per
+        rank (override to stratify)."""
         if self.source is None:
             from biogan.errors import NotFittedError
 
             raise NotFittedError("this model has no training data attached")
-        return ShuffleSampler(np.arange(len(self.source)), seed, rank, world_size)
+        return self.source.shuffle_sampler(np.arange(len(self.source)), seed, rank, world_size)
 
 
 class AdversarialProblem(DataProblem):
@@ -75,8 +76,8 @@ class AdversarialProblem(DataProblem):
         raise NotImplementedError
 
     def score(self, batch: Batch, critic: nn.Module) -> torch.Tensor:
-        """Critic score of each sample."""
-        return critic(batch.x, batch.y, batch.mask)
+        """Critic score of each sample (fp32, also under bf16 autocast)."""
+        return critic(batch.x, batch.y, batch.mask).float()
 
     def critic_loss(self, real: Batch, fake: Batch, critic: nn.Module) -> tuple[torch.Tensor, Logs]:
         """Critic objective and what to log (loss, Wasserstein estimate, gradient penalty)."""
@@ -118,7 +119,7 @@ class ClassConditionalProblem(AdversarialProblem):
     class_size: torch.Tensor
 
     def make_sampler(self, seed: int, rank: int, world_size: int) -> Sampler:
-        return ClassSampler(
+        return self.source.class_sampler(
             self.codes, len(self.class_size), self.config.class_sampling, seed, rank, world_size
         )
 
