@@ -187,6 +187,21 @@ class BlockShuffleSampler(OrderSampler):
         self.position = int(state["position"])
 
 
+def check_class_weights(weights: str) -> None:
+    """Refuse a class weighting other than :data:`CLASS_WEIGHTS`."""
+    if weights not in CLASS_WEIGHTS:
+        raise InvalidDataError(f"class weights must be one of {CLASS_WEIGHTS}, not {weights!r}")
+
+
+def class_chances(sizes: np.ndarray, weights: str) -> torch.Tensor:
+    """Probability of drawing each class: equal for every class with rows (``uniform``) or in proportion
+    to its rows (``proportional``)."""
+    if sizes.sum() == 0:
+        raise InvalidDataError("there are no rows to sample from")
+    chance = (sizes > 0).astype(np.float64) if weights == "uniform" else sizes
+    return torch.from_numpy(chance / chance.sum())
+
+
 class ClassSampler(Sampler):
     """A class per row (``uniform``: every class equally often, i.e. class-balanced; ``proportional``:
     label-stratified, as in the data), then a row of that class, both with replacement.
@@ -216,19 +231,15 @@ class ClassSampler(Sampler):
         rows: np.ndarray | None = None,
     ) -> None:
         super().__init__(seed, rank)
-        if weights not in CLASS_WEIGHTS:
-            raise InvalidDataError(f"class weights must be one of {CLASS_WEIGHTS}, not {weights!r}")
+        check_class_weights(weights)
         codes = np.asarray(codes, dtype=np.int64)
         rows = np.arange(len(codes)) if rows is None else np.asarray(rows, dtype=np.int64)
         members = [shard(rows[codes[rows] == k], seed + k, rank, world_size) for k in range(n_classes)]
         sizes = np.array([len(m) for m in members], dtype=np.float64)
-        if sizes.sum() == 0:
-            raise InvalidDataError("there are no rows to sample from")
+        self.class_weights = class_chances(sizes, weights)
         self.members = np.concatenate(members)
         self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         self.sizes = sizes.astype(np.int64)
-        chance = (sizes > 0).astype(np.float64) if weights == "uniform" else sizes
-        self.class_weights = torch.from_numpy(chance / chance.sum())
 
     def next_index(self, batch_size: int) -> np.ndarray:
         y = torch.multinomial(self.class_weights, batch_size, replacement=True, generator=self.generator)
@@ -269,8 +280,7 @@ class BlockClassSampler(Sampler):
         window_blocks: int = 2,
     ) -> None:
         super().__init__(seed, rank)
-        if weights not in CLASS_WEIGHTS:
-            raise InvalidDataError(f"class weights must be one of {CLASS_WEIGHTS}, not {weights!r}")
+        check_class_weights(weights)
         codes = np.asarray(codes, dtype=np.int64)
         rows = np.arange(len(codes)) if rows is None else np.asarray(rows, dtype=np.int64)
         mine = set(shard(np.unique(rows // block_rows), seed, rank, world_size).tolist())
@@ -279,11 +289,9 @@ class BlockClassSampler(Sampler):
             of_k = rows[codes[rows] == k]
             local = of_k[np.isin(of_k // block_rows, list(mine))]
             self.members.append(local if len(local) else of_k)  # a class absent from my blocks: all its rows
-        sizes = np.array([len(m) for m in self.members], dtype=np.float64)
-        if sizes.sum() == 0:
-            raise InvalidDataError("there are no rows to sample from")
-        chance = (sizes > 0).astype(np.float64) if weights == "uniform" else sizes
-        self.class_weights = torch.from_numpy(chance / chance.sum())
+        self.class_weights = class_chances(
+            np.array([len(m) for m in self.members], dtype=np.float64), weights
+        )
         self.seed, self.rank = int(seed), int(rank)
         self.block_rows, self.window_blocks = int(block_rows), int(window_blocks)
         self.cursor = np.zeros((n_classes, 3), dtype=np.int64)  # per class: pass, window, position
