@@ -75,6 +75,7 @@ class OnDiskMatrix:
         self.genes = None if genes is None else np.asarray(genes, dtype=np.int64)
         self.block_rows = int(block_rows)
         self.cache_blocks = CACHE_BLOCKS  # raised by samplers that keep more blocks in play
+        self.value_summary: dict[str, Any] | None = None  # filled by the first validation pass
         self._element: Any = None
         self._pid: int | None = None
         self._cache: OrderedDict[int, sp.csr_matrix] = OrderedDict()

@@ -34,15 +34,6 @@ def stored_values(X: Matrix) -> np.ndarray:
     return np.asarray(X).ravel()
 
 
-def value_blocks(X: Matrix):
-    """The stored values of ``X`` in pieces: all at once in memory, one row block at a time on disk."""
-    if not is_on_disk(X):
-        yield stored_values(X)
-        return
-    for _, block in row_blocks(X):
-        yield stored_values(block)
-
-
 def check_finite(X: Matrix, what: str = "the data") -> None:
     """Raise if ``X`` holds NaN or infinite values, saying how many."""
     if is_on_disk(X):
@@ -77,7 +68,8 @@ def check_counts(X: Matrix, what: str = "the count matrix", hint: str = "") -> N
         _check_counts_on_disk(X, what, hint)
         return
     check_finite(X, what)
-    _check_count_values(stored_values(X), int((stored_values(X) < 0).sum()), what, hint)
+    values = stored_values(X)
+    _check_count_values(values, int((values < 0).sum()), what, hint)
 
 
 def _check_count_values(values: np.ndarray, n_negative: int, what: str, hint: str) -> None:
@@ -99,23 +91,39 @@ def _check_counts_on_disk(X: OnDiskMatrix, what: str, hint: str, finite_only: bo
     """:func:`check_counts` streamed: totals over every block, so messages count the whole matrix."""
     if not np.issubdtype(X.dtype, np.number):
         raise InvalidDataError(f"{what} is not numeric (dtype {X.dtype})")
-    n_nan = n_inf = n_negative = 0
-    non_integer: np.ndarray | None = None
-    for values in value_blocks(X):
-        finite = np.isfinite(values)
-        n_nan += int(np.isnan(values).sum())
-        n_inf += int((~finite).sum()) - int(np.isnan(values).sum())
-        n_negative += int((values[finite] < 0).sum())
-        if non_integer is None and not finite_only:
-            frac = np.abs(values[finite] - np.rint(values[finite]))
-            if (frac > 1e-3).any():
-                non_integer = values[finite][frac > 1e-3][:1]
-    if n_nan or n_inf:
+    summary = value_summary(X)
+    if summary["n_nan"] or summary["n_inf"]:
+        n_nan, n_inf = summary["n_nan"], summary["n_inf"]
         raise InvalidDataError(
             f"{what} contains {n_nan} NaN and {n_inf} infinite values; counts must be finite"
         )
     if not finite_only:
-        _check_count_values(non_integer if non_integer is not None else np.zeros(0), n_negative, what, hint)
+        _check_count_values(summary["non_integer"], summary["n_negative"], what, hint)
+
+
+def value_summary(X: OnDiskMatrix) -> dict[str, Any]:
+    """What every value check needs from an on-disk matrix, in one streamed pass, kept on the matrix (the
+    file is read-only while biogan uses it, so set-up and training checks never read it twice)."""
+    if X.value_summary is not None:
+        return X.value_summary
+    summary: dict[str, Any] = {"n_nan": 0, "n_inf": 0, "n_negative": 0, "n_large": 0, "largest": 0.0}
+    non_integer = np.zeros(0)
+    for _, block in row_blocks(X):
+        values = stored_values(block)
+        nan, finite = np.isnan(values), np.isfinite(values)
+        summary["n_nan"] += int(nan.sum())
+        summary["n_inf"] += int((~finite & ~nan).sum())
+        kept = values[finite]
+        summary["n_negative"] += int((kept < 0).sum())
+        if kept.size:
+            summary["n_large"] += int((kept > MAX_COUNT).sum())
+            summary["largest"] = max(summary["largest"], float(kept.max()))
+        if not non_integer.size:
+            frac = np.abs(kept - np.rint(kept))
+            non_integer = kept[frac > 1e-3][:1]
+    summary["non_integer"] = non_integer
+    X.value_summary = summary
+    return summary
 
 
 def dense_table(X: object) -> np.ndarray:
@@ -283,11 +291,12 @@ def check_count_range(X: Matrix, what: str = "the counts", allow_large_counts: b
     """
     if allow_large_counts:
         return
-    n_large, largest = 0, 0.0
-    for values in value_blocks(X):
-        if values.size:
-            n_large += int((values > MAX_COUNT).sum())
-            largest = max(largest, float(values.max()))
+    if is_on_disk(X):
+        n_large, largest = value_summary(X)["n_large"], value_summary(X)["largest"]
+    else:
+        values = stored_values(X)
+        n_large = int((values > MAX_COUNT).sum())
+        largest = float(values.max()) if values.size else 0.0
     if n_large:
         raise InvalidDataError(
             f"{what} has {n_large} values above 2^31 - 1 (largest {largest:.3g}), beyond any "
