@@ -154,6 +154,7 @@ def test_streamed_sample_file_is_valid_and_equals_sample(small, tmp_path):
     back = sc.read_h5ad(tmp_path / "s.h5ad")
     direct = model.sample(1234, seed=4, batch_size=100)
     assert sp.issparse(back.X) and back.X.dtype == np.float32
+    assert all(np.isfinite(m.data).all() for m in (back.X, *back.layers.values()))
     assert (back.X != direct.X).nnz == 0 and (back.layers["counts"] != direct.X).nnz == 0
     pd.testing.assert_frame_equal(back.obs, direct.obs)
     assert back.uns["biogan"]["seed"] == 4 and list(back.var_names) == list(direct.var_names)
