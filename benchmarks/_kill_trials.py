@@ -78,7 +78,7 @@ def plan(seed: int = 13, n_random: int = 3) -> list[Trial]:
     so they spread over the run), one inside a checkpoint write that replaces an earlier checkpoint, and
     one inside the final save of the model folder."""
     rng = random.Random(seed)
-    span = 0.5 / n_random  # training ends at about 0.6 of the time to exit; the save comes after
+    span = 0.5 / max(n_random, 1)  # training ends at about 0.6 of the time to exit; the save comes after
     trials = [
         Trial(f"random-{i + 1}", fraction=round(rng.uniform(0.05 + i * span, 0.05 + (i + 1) * span), 3))
         for i in range(n_random)

@@ -1,5 +1,7 @@
-"""Crash safety measured (issue 13): SIGKILL a `biogan train expression` process at seeded random
-moments, inside a checkpoint write and inside the final save, then resume it with --resume.
+"""Crash safety measured (issue 13): SIGKILL a `biogan train expression` process inside a checkpoint write
+(at a seeded moment of training) and inside the final save, then resume it with --resume. Kills at random
+moments of training are the benchmark's (``benchmarks/reliability.py``); the suite keeps these two windows,
+where a write is caught half-done.
 
 After each kill every file in the folder is complete or absent; after the resume no temporary file or
 lock is left, the model folder verifies, and the final weights equal an uninterrupted run's bit for bit.
@@ -27,7 +29,7 @@ def reference(tmp_path_factory) -> tuple[Path, Path, float]:
     return data, root / "reference", seconds
 
 
-@pytest.mark.parametrize("trial", kt.plan(seed=13, n_random=1), ids=lambda trial: trial.name)
+@pytest.mark.parametrize("trial", kt.plan(seed=13, n_random=0), ids=lambda trial: trial.name)
 def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_one(reference, trial, tmp_path):
     data, folder, seconds = reference
     result = kt.run_trial_until_killed(trial, data, tmp_path, folder, seconds)

@@ -97,7 +97,7 @@ def test_tokens_round_trip_with_padding():
 
 # ---------------------------------------------------------------------------------------- model
 def test_fit_sample_save_load_is_reproducible(tmp_path, proteins):
-    model = SequenceGAN(seed=0, **TINY).fit(proteins, max_steps=40, progress=False)
+    model = SequenceGAN(seed=0, **TINY).fit(proteins, max_steps=15, progress=False)
     a = model.sample(50, seed=3)
     assert a.sequences == model.sample(50, seed=3).sequences
     assert a.alphabet == "protein" and len(a) == 50
@@ -106,7 +106,7 @@ def test_fit_sample_save_load_is_reproducible(tmp_path, proteins):
     model.save(tmp_path / "m")
     again = load_model(tmp_path / "m")
     assert isinstance(again, SequenceGAN) and again.sample(50, seed=3).sequences == a.sequences
-    twin = SequenceGAN(seed=0, **TINY).fit(proteins, max_steps=40, progress=False)
+    twin = SequenceGAN(seed=0, **TINY).fit(proteins, max_steps=15, progress=False)
     assert twin.sample(50, seed=3).sequences == a.sequences  # same seed, same model on CPU
 
 

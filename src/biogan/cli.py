@@ -12,7 +12,14 @@ from typing import Annotated, Any
 
 import typer
 
-from biogan._cli_utils import check_training_length, friendly_errors, parse_label_counts, pick_layer
+from biogan._cli_utils import (
+    check_training_length,
+    friendly_errors,
+    parse_composition,
+    parse_label_counts,
+    pick_layer,
+    split_names,
+)
 from biogan.errors import InvalidDataError
 from biogan.impute.cli import impute
 from biogan.report.cli import compare_command, evaluate_command, report_command
@@ -165,6 +172,19 @@ def _table_command(model_name: str) -> Callable[..., None]:
         categorical: Annotated[
             str | None, typer.Option(help="Comma-separated extra categorical columns")
         ] = None,
+        composition: Annotated[
+            str | None,
+            typer.Option(
+                help="Columns that are parts of a whole (comma-separated; several groups separated by ';'), "
+                "or 'all-numeric'. Default: detected when every numeric column sums to one constant"
+            ),
+        ] = None,
+        conditions: Annotated[
+            str | None, typer.Option(help="Comma-separated covariate columns to generate rows for (age,sex)")
+        ] = None,
+        renormalise: Annotated[
+            bool, typer.Option(help="Close composition rows that do not sum to the group's total")
+        ] = False,
         index: Annotated[bool, typer.Option(help="The first column holds row names")] = True,
         max_steps: MaxSteps = None,
         max_minutes: MaxMinutes = None,
@@ -184,7 +204,15 @@ def _table_command(model_name: str) -> Callable[..., None]:
 
         def build(hyper: Any) -> tuple[Any, Callable[..., Any]]:
             model = cls(config=hyper, seed=seed, device=device)
-            return model, functools.partial(model.fit, table, labels_key, _split_names(categorical))
+            return model, functools.partial(
+                model.fit,
+                table,
+                labels_key,
+                split_names(categorical),
+                composition=parse_composition(composition),
+                conditions=split_names(conditions),
+                renormalise=renormalise,
+            )
 
         _train(run, hyper, build)
 
@@ -378,6 +406,13 @@ def sample(
     allow_copies: Annotated[
         bool, typer.Option(help="Write the samples even when they fail the model's privacy gate")
     ] = False,
+    conditions_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Table (.csv/.tsv) of covariates, one row per sample to generate (models trained with "
+            "--conditions); replaces -n"
+        ),
+    ] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Generate samples from a trained model, written in the format of its data kind (cells are streamed
@@ -390,20 +425,34 @@ def sample(
     from biogan.models import load_model
 
     requested = parse_label_counts(labels)
-    if n is None and not requested:
-        raise InvalidDataError("give -n (number of samples) or --labels 'name=count,...'")
+    if n is None and not requested and conditions_file is None:
+        raise InvalidDataError("give -n (number of samples), --labels 'name=count,...' or --conditions-file")
     if (n is not None and n < 1) or (requested is not None and sum(requested.values()) < 1):
         raise InvalidDataError("ask for at least one sample (-n 1 or more, or --labels with a count above 0)")
     resolve_device(device)
     check_output(output, [model_dir], overwrite)
     model = load_model(model_dir, device=device)
     KINDS[model.data_kind].check_suffix(output)
+    options = _condition_options(model, conditions_file)
     written, problem = model.write_samples(
-        output, n=n, labels=requested, seed=seed, allow_copies=allow_copies
+        output, n=n, labels=requested, seed=seed, allow_copies=allow_copies, **options
     )
     if problem:
         typer.echo(f"warning: {problem}", err=True)
     typer.echo(f"wrote {written} to {output}")
+
+
+def _condition_options(model: Any, conditions_file: Path | None) -> dict[str, Any]:
+    """``{"conditions": table}`` for a model that samples given covariates; refuse it for others."""
+    if conditions_file is None:
+        return {}
+    from biogan.data import read_table
+
+    if not getattr(model, "conditions", None):
+        raise InvalidDataError(
+            f"--conditions-file: this {model.name} model was trained without --conditions; use -n or --labels"
+        )
+    return {"conditions": read_table(conditions_file, index=False)}
 
 
 @app.command("augment")
@@ -491,10 +540,6 @@ def _is_table_with(path: Path, column: str, index: bool) -> bool:
     except (ValueError, OSError, pd.errors.ParserError):
         return False  # not a readable table: read as cells, whose reader gives the one-line error
     return column in header
-
-
-def _split_names(text: str | None) -> list[str]:
-    return [c.strip() for c in text.split(",")] if text else []
 
 
 @app.command("demo")

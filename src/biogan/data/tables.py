@@ -7,6 +7,7 @@ the observed range, rounds integer columns and picks a valid category for catego
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -114,6 +115,7 @@ class ColumnCodec:
     low: float = 0.0
     high: float = 1.0
     categories: list = field(default_factory=list)
+    decimals: int | None = None  # the precision a continuous column was recorded at (``None``: finer)
 
     @property
     def width(self) -> int:
@@ -222,7 +224,10 @@ class QuantileTableEncoder:
                 self.codecs.append(ColumnCodec(name, kind, categories=cats))
             else:
                 values = col.to_numpy(float)
-                self.codecs.append(ColumnCodec(name, kind, float(values.min()), float(values.max())))
+                decimals = recorded_decimals(values) if kind == CONTINUOUS else None
+                self.codecs.append(
+                    ColumnCodec(name, kind, float(values.min()), float(values.max()), [], decimals)
+                )
                 self.quantiles[str(name)] = np.quantile(values, np.linspace(0, 1, n)).tolist()
         self.blocks, self.width = _layout(self.codecs)
 
@@ -250,8 +255,7 @@ class QuantileTableEncoder:
         # Averaging the forward and the reversed interpolation gives tied quantiles (a column with
         # many zeros) the middle of their CDF step, as sklearn's QuantileTransformer does.
         u = 0.5 * (np.interp(values, q, refs) - np.interp(-values, -q[::-1], -refs[::-1]))
-        bound = 1e-7
-        return special.ndtri(np.clip(u, bound, 1 - bound))
+        return special.ndtri(_to_rank_level(u, len(q)))
 
     def decode(self, Z: np.ndarray) -> dict[Hashable, np.ndarray]:
         """Column values: numeric ones through the inverse CDF (rounded if integer), categories by argmax."""
@@ -261,11 +265,31 @@ class QuantileTableEncoder:
                 out[codec.name] = _most_likely_category(Z[:, block], codec)
                 continue
             q = np.asarray(self.quantiles[str(codec.name)])
-            values = np.interp(
-                special.ndtr(Z[:, block.start].astype(np.float64)), np.linspace(0, 1, len(q)), q
-            )
-            out[codec.name] = np.round(values) if codec.kind == INTEGER else values
+            levels = _from_rank_level(special.ndtr(Z[:, block.start].astype(np.float64)), len(q))
+            values = np.interp(levels, np.linspace(0, 1, len(q)), q)
+            if codec.kind == INTEGER:
+                values = np.round(values)
+            elif codec.decimals is not None:
+                values = np.round(values, codec.decimals)
+            out[codec.name] = values
         return out
+
+    def with_quantiles_of(self, clean: pd.DataFrame, n_quantiles: int = 1000) -> QuantileTableEncoder:
+        """A copy whose numeric columns use the quantiles of ``clean`` (a subset of the rows, e.g. one
+        class), with the same columns, categories and layout."""
+        n = min(n_quantiles, len(clean))
+        out = copy.copy(self)
+        out.quantiles = {
+            str(c.name): np.quantile(clean[c.name].to_numpy(float), np.linspace(0, 1, n)).tolist()
+            for c in self.codecs
+            if c.kind != CATEGORICAL
+        }
+        return out
+
+    def zero_share(self, name: Hashable) -> float:
+        """Share of a numeric column's quantiles at its smallest value (the CDF step of tied minima)."""
+        q = np.asarray(self.quantiles[str(name)])
+        return float(np.mean(q == q[0]))
 
     def to_dict(self) -> dict:
         """JSON-ready state (column names, kinds, ranges, categories, quantiles)."""
@@ -277,6 +301,7 @@ class QuantileTableEncoder:
                     "low": c.low,
                     "high": c.high,
                     "categories": plain_values(c.categories),
+                    "decimals": c.decimals,
                 }
                 for c in self.codecs
             ],
@@ -291,6 +316,127 @@ class QuantileTableEncoder:
         encoder.quantiles = {str(k): list(v) for k, v in state["quantiles"].items()}
         encoder.blocks, encoder.width = _layout(encoder.codecs)
         return encoder
+
+
+class PerClassEncoder:
+    """:class:`QuantileTableEncoder` with each class's own marginals: a row's numeric columns go through
+    the empirical CDF of its class (classes with fewer than ``min_rows`` rows use the pooled one), so a
+    per-class Gaussian in that space reproduces every class's marginals exactly (the per-class copula).
+
+    Parameters
+    ----------
+    clean, kinds, n_quantiles
+        As in :class:`QuantileTableEncoder`.
+    codes
+        Class code of every row.
+    n_classes
+        Number of classes.
+    min_rows
+        Fewest rows for a class to get its own marginals.
+    """
+
+    def __init__(
+        self,
+        clean: pd.DataFrame,
+        kinds: list[str],
+        codes: np.ndarray,
+        n_classes: int,
+        n_quantiles: int = 1000,
+        min_rows: int = 20,
+    ) -> None:
+        self.pooled = QuantileTableEncoder(clean, kinds, n_quantiles)
+        self.classes: list[QuantileTableEncoder | None] = [
+            self.pooled.with_quantiles_of(clean[codes == k], n_quantiles)
+            if (codes == k).sum() >= min_rows
+            else None
+            for k in range(n_classes)
+        ]
+
+    @property
+    def codecs(self) -> list[ColumnCodec]:
+        return self.pooled.codecs
+
+    @property
+    def blocks(self) -> list[slice]:
+        return self.pooled.blocks
+
+    @property
+    def width(self) -> int:
+        return self.pooled.width
+
+    @property
+    def categorical_blocks(self) -> list[tuple[int, int]]:
+        return self.pooled.categorical_blocks
+
+    def of_class(self, k: int) -> QuantileTableEncoder:
+        """The encoder of class ``k``."""
+        return self.classes[k] or self.pooled
+
+    def encode(self, clean: pd.DataFrame, codes: np.ndarray) -> np.ndarray:
+        """Encoded rows (float32), each through its class's marginals."""
+        Z = np.empty((len(clean), self.width), dtype=np.float32)
+        for k in np.unique(codes):
+            rows = codes == k
+            Z[rows] = self.of_class(int(k)).encode(clean[rows])
+        return Z
+
+    def decode(self, Z: np.ndarray, codes: np.ndarray) -> dict[Hashable, np.ndarray]:
+        """Column values of encoded rows, each through its class's inverse CDFs."""
+        out: dict[Hashable, np.ndarray] = {}
+        for k in np.unique(codes):
+            rows = codes == k
+            for name, values in self.of_class(int(k)).decode(Z[rows]).items():
+                if name not in out:
+                    out[name] = np.empty(len(Z), dtype=values.dtype)
+                out[name][rows] = values
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "pooled": self.pooled.to_dict(),
+            "classes": [None if e is None else e.quantiles for e in self.classes],
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict) -> PerClassEncoder:
+        encoder = cls.__new__(cls)
+        encoder.pooled = QuantileTableEncoder.from_dict(state["pooled"])
+        encoder.classes = []
+        for quantiles in state["classes"]:
+            if quantiles is None:
+                encoder.classes.append(None)
+                continue
+            one = copy.copy(encoder.pooled)
+            one.quantiles = {str(k): list(v) for k, v in quantiles.items()}
+            encoder.classes.append(one)
+        return encoder
+
+
+MAX_DECIMALS = 4
+
+
+def recorded_decimals(values: np.ndarray, max_decimals: int = MAX_DECIMALS) -> int | None:
+    """The fewest decimals that write every value exactly (``60.1`` -> 1), or ``None`` beyond
+    ``max_decimals``: generated values are given the precision the data were recorded at, since a
+    classifier tells a continuous value from a grid of recorded ones."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    for decimals in range(max_decimals + 1):
+        scaled = values * 10.0**decimals
+        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1.0, np.abs(scaled))):
+            return decimals
+    return None
+
+
+def _to_rank_level(u: np.ndarray, n: int) -> np.ndarray:
+    """CDF levels in [0, 1] as rank levels ``(rank + 0.5) / n`` (the copula's normal scores): a column's
+    minimum at level 0 would score minus infinity, clipped it would still dominate every covariance."""
+    return (u * (n - 1) + 0.5) / n
+
+
+def _from_rank_level(level: np.ndarray, n: int) -> np.ndarray:
+    """Inverse of :func:`_to_rank_level`, clipped to [0, 1] (scores beyond the extreme ranks)."""
+    return np.clip((level * n - 0.5) / max(n - 1, 1), 0, 1)
 
 
 def plain_values(values: Sequence[Any]) -> list[Any]:

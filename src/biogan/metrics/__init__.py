@@ -4,7 +4,7 @@
 genotypes, structures); importing this package registers every kind's metric set with the engine.
 """
 
-from biogan.metrics import counts, genotypes, sequences, structures, tables
+from biogan.metrics import compositions, counts, genotypes, sequences, structures, tables
 from biogan.metrics.counts import evaluate_counts
 from biogan.metrics.engine import METRIC_SETS, METRICS, evaluate, evaluate_many, kind_of, verdict
 from biogan.metrics.two_sample import c2st_auc, joint_pca, mmd_rbf
@@ -13,6 +13,7 @@ __all__ = [
     "METRICS",
     "METRIC_SETS",
     "c2st_auc",
+    "compositions",
     "counts",
     "evaluate",
     "evaluate_counts",

@@ -441,7 +441,13 @@ def evaluate(
     **options
         Options of the kind. Cells: ``n_pcs`` (50), ``n_markers`` (20), ``n_top_genes`` (100),
         ``max_cells`` (3000) (:class:`biogan.metrics.counts.CountMetrics`). Tables: ``max_rows``
-        (3000) (:class:`biogan.metrics.tables.TableMetrics`). Sequences: ``max_sequences`` (2000)
+        (3000), ``composition`` (``None``; columns that are parts of a whole: a list of column names
+        = one group, a list of lists or a dict name -> columns = several groups, ``"all-numeric"`` =
+        every numeric column but the label and the conditions; adds the composition metrics of
+        :mod:`biogan.metrics.compositions`, scoped by part, and by group name when there are
+        several), ``conditions`` (``None``; numeric columns such as age, each part's mean in their
+        deciles compared by ``condition_curve_gap``) (:class:`biogan.metrics.tables.TableMetrics`).
+        Sequences: ``max_sequences`` (2000)
         (:class:`biogan.metrics.sequences.SequenceMetrics`). Structures: ``max_fragments`` (2000),
         ``max_c2st`` (1000) (:class:`biogan.metrics.structures.StructureMetrics`).
 

@@ -23,6 +23,12 @@ from sklearn.metrics import f1_score
 from biogan.data.tables import clean_table
 from biogan.data.validation import MIN_SAMPLES, check_no_missing_labels, check_not_continuous
 from biogan.errors import InvalidDataError, UnknownLabelError
+from biogan.metrics.compositions import (
+    COMPOSITION_METRICS,
+    CompositionPlan,
+    compare_compositions,
+    composition_plan,
+)
 from biogan.metrics.engine import (
     OVERALL,
     MetricInfo,
@@ -82,6 +88,13 @@ TABLE_METRICS: dict[str, MetricInfo] = {
         0.15,
     ),
     "dcr_ratio": dcr_info("row"),
+}
+# The metric set also lists the composition metrics (rows only with the composition option), before
+# the privacy row, which stays last.
+TABLE_SET_METRICS: dict[str, MetricInfo] = {
+    **{name: info for name, info in TABLE_METRICS.items() if name != "dcr_ratio"},
+    **COMPOSITION_METRICS,
+    "dcr_ratio": TABLE_METRICS["dcr_ratio"],
 }
 
 
@@ -272,6 +285,7 @@ class TablePlan:
     seed: int
     labels_key: Hashable | None
     label_sizes: dict[str, int]
+    composition: CompositionPlan | None = None
 
 
 def _compare(ref: Table, other: Table, plan: TablePlan) -> dict[tuple[str, str], float]:
@@ -289,6 +303,8 @@ def _compare(ref: Table, other: Table, plan: TablePlan) -> dict[tuple[str, str],
         fa, fb = plan.encoding.features(ref, drop), plan.encoding.features(other, drop)
         out[("ml_efficacy_f1", OVERALL)] = ml_efficacy(fb, other.labels, fa, ref.labels, plan.seed)
         out.update(per_label_c2st(xa, ref.labels, xb, other.labels, plan.label_sizes, plan.seed))
+    if plan.composition is not None:
+        out.update(compare_compositions(ref.frame, other.frame, plan.composition))
     return out
 
 
@@ -297,14 +313,18 @@ class TableMetrics:
     """The engine's metric set for tables (pandas DataFrames with numeric and categorical columns).
 
     Options of :func:`biogan.evaluate` for tables: ``max_rows`` (each set is subsampled to at most this
-    many rows). With ``labels_key`` the label column is also the target of ``ml_efficacy_f1`` and scopes
-    the per-label C2ST rows (labels with at least 15 rows).
+    many rows); ``composition``: groups of columns that are parts of a whole (``None``; a list of column
+    names = one group; a list of lists or a dict name -> columns = several groups; ``"all-numeric"`` =
+    every numeric column but the label and the conditions), which adds the composition metrics of
+    :mod:`biogan.metrics.compositions`; ``conditions``: numeric columns (e.g. age) whose relation to
+    every part ``condition_curve_gap`` compares. With ``labels_key`` the label column is also the target
+    of ``ml_efficacy_f1`` and scopes the per-label C2ST rows (labels with at least 15 rows).
     """
 
     name = "table"
     noun = "row"
-    metrics = TABLE_METRICS
-    defaults: Mapping[str, Any] = {"max_rows": 3000}
+    metrics = TABLE_SET_METRICS
+    defaults: Mapping[str, Any] = {"max_rows": 3000, "composition": None, "conditions": None}
     size_option = "max_rows"
     min_size = MIN_SAMPLES
 
@@ -322,7 +342,17 @@ class TableMetrics:
         seed: int,
         options: Mapping[str, Any],
     ) -> TablePlan:
-        return TablePlan(TableEncoding.fit(ref, others), seed, ref.labels_key, label_sizes)
+        """The shared encoding and, with the composition options, the checked composition groups."""
+        composition = composition_plan(
+            options.get("composition"),
+            options.get("conditions"),
+            ref.frame,
+            [other.frame for other in others],
+            ref.numeric,
+            ref.labels_key,
+            seed,
+        )
+        return TablePlan(TableEncoding.fit(ref, others), seed, ref.labels_key, label_sizes, composition)
 
     def compare(self, ref: Table, other: Table, plan: TablePlan) -> dict[tuple[str, str], float]:
         return _compare(ref, other, plan)
@@ -340,6 +370,7 @@ TABLES = register(TableMetrics())
 __all__ = [
     "TABLES",
     "TABLE_METRICS",
+    "TABLE_SET_METRICS",
     "Table",
     "TableEncoding",
     "TableMetrics",

@@ -110,10 +110,12 @@ class GenerativeModel:
         labels: dict[str, int] | list[str] | None = None,
         seed: int = 0,
         allow_copies: bool = False,
+        **sample_options: Any,
     ) -> tuple[str, str | None]:
         """Generate samples and write them in this data kind's format (what ``biogan sample`` does).
 
-        Models with a privacy gate refuse to write samples that fail it unless ``allow_copies``.
+        Models with a privacy gate refuse to write samples that fail it unless ``allow_copies``;
+        ``sample_options`` go to :meth:`sample` (a conditioned model's ``conditions`` table).
 
         Returns
         -------
@@ -128,7 +130,7 @@ class GenerativeModel:
         kind = KINDS[self.data_kind]
         with warnings.catch_warnings():  # the gate below says it once, as an error
             warnings.simplefilter("ignore", PrivacyWarning)
-            synth = self.sample(n=n, labels=labels, seed=seed)
+            synth = self.sample(n=n, labels=labels, seed=seed, **sample_options)
         problem = self.release_problem(synth)
         if problem and not allow_copies:
             raise InvalidDataError(f"nothing written: {problem}; --allow-copies writes it anyway")

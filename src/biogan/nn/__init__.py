@@ -2,15 +2,17 @@
 
 from biogan.nn.counts import binomial_thinning, nb_log_likelihood, sample_counts, sample_log_library
 from biogan.nn.critics import ProjectionCritic
-from biogan.nn.generators import ConditionalMLPGenerator, CountGenerator, TableGenerator
+from biogan.nn.generators import ConditionalMLPGenerator, CountGenerator
 from biogan.nn.layers import ConditionalLayerNorm, mlp
+from biogan.nn.tables import CopulaBase, CopulaResidualGenerator
 
 __all__ = [
     "ConditionalLayerNorm",
     "ConditionalMLPGenerator",
+    "CopulaBase",
+    "CopulaResidualGenerator",
     "CountGenerator",
     "ProjectionCritic",
-    "TableGenerator",
     "binomial_thinning",
     "mlp",
     "nb_log_likelihood",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from biogan.nn.layers import ConditionalLayerNorm
@@ -85,49 +84,3 @@ class CountGenerator(ConditionalMLPGenerator):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits over genes and the inverse dispersion ``theta`` of each sample's class (clamped)."""
         return super().forward(z, y, covariates), self.log_theta[y].clamp(-4.0, 9.0).exp()
-
-
-class TableGenerator(ConditionalMLPGenerator):
-    """:class:`ConditionalMLPGenerator` for mixed tables: numeric outputs as they are, one-hot blocks as
-    categorical draws.
-
-    Each categorical block is a Gumbel-softmax (temperature ``tau``) while training, so the critic sees
-    near-one-hot vectors and gradients still flow (as in CTGAN), and a hard one-hot draw in eval mode.
-
-    Parameters
-    ----------
-    noise_dim, n_classes, out_dim, hidden
-        As in :class:`ConditionalMLPGenerator`.
-    categorical_blocks
-        ``(start, stop)`` of each one-hot block in the output.
-    tau
-        Gumbel-softmax temperature.
-    """
-
-    def __init__(
-        self,
-        noise_dim: int,
-        n_classes: int,
-        out_dim: int,
-        categorical_blocks: list[tuple[int, int]],
-        hidden: tuple[int, ...] = (256, 256),
-        tau: float = 0.2,
-    ) -> None:
-        super().__init__(noise_dim, n_classes, out_dim, hidden)
-        self.categorical_blocks = [(int(a), int(b)) for a, b in categorical_blocks]
-        self.tau = tau
-        # Unlike counts (whose sampling noise gives spread from step 0), a table's spread must come
-        # from the network, so the output layer starts at PyTorch's default scale, not near zero.
-        self.out.reset_parameters()
-
-    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        h = super().forward(z, y)
-        if not self.categorical_blocks:
-            return h
-        parts, last = [], 0
-        for start, stop in self.categorical_blocks:
-            parts.append(h[:, last:start])
-            parts.append(F.gumbel_softmax(h[:, start:stop], tau=self.tau, hard=not self.training))
-            last = stop
-        parts.append(h[:, last:])
-        return torch.cat(parts, dim=1)

@@ -1,5 +1,11 @@
 """Pictures of real against synthetic data; every function returns a matplotlib Figure."""
 
+from biogan.plot.compositions import (
+    clr_pca,
+    condition_curves,
+    mean_composition_bars,
+    shannon_histograms,
+)
 from biogan.plot.expression import (
     correlation_heatmaps,
     embedding,
@@ -18,9 +24,11 @@ from biogan.plot.sequences import (
 from biogan.plot.tables import column_correlations, column_distributions, row_pca
 
 __all__ = [
+    "clr_pca",
     "column_correlations",
     "column_distributions",
     "composition_bars",
+    "condition_curves",
     "correlation_heatmaps",
     "embedding",
     "gene_mean_variance_scatter",
@@ -28,8 +36,10 @@ __all__ = [
     "length_histogram",
     "library_and_zero_histograms",
     "marker_dotplot",
+    "mean_composition_bars",
     "novelty_histogram",
     "row_pca",
     "sequence_logo",
+    "shannon_histograms",
     "training_curves",
 ]

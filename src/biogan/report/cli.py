@@ -20,7 +20,7 @@ import anndata as ad
 import pandas as pd
 import typer
 
-from biogan._cli_utils import friendly_errors, pick_layer
+from biogan._cli_utils import friendly_errors, parse_composition, pick_layer, split_names
 from biogan.data.genotypes import GenotypeSet, attach_labels, read_genotypes, read_samples_file
 from biogan.data.kinds import KINDS
 from biogan.data.readers import read_table
@@ -167,6 +167,24 @@ def input_kind(path: Path, kind: str = "auto") -> str:
         return FALLBACK_KIND
     claimed = [k.name for k in KINDS.values() if k.name != FALLBACK_KIND and name.endswith(k.suffixes)]
     return claimed[0] if claimed else FALLBACK_KIND
+
+
+def table_options(kind: str, composition: str | None, conditions: str | None) -> dict[str, Any]:
+    """``--composition`` and ``--conditions`` as options of :func:`biogan.evaluate` (none when unset).
+
+    Raises
+    ------
+    InvalidDataError
+        Either given for data that are not a table.
+    """
+    if composition is None and conditions is None:
+        return {}
+    if kind != "table":
+        raise InvalidDataError(f"--composition and --conditions are for tables (.csv/.tsv), not {kind}")
+    return {
+        "composition": parse_composition(composition),
+        "conditions": split_names(conditions) or None,
+    }
 
 
 def _composition(adata: ad.AnnData, labels_key: str | None) -> dict[str, int] | None:
@@ -316,6 +334,21 @@ def _model_columns(frame: pd.DataFrame, columns: list[Any], option: str) -> pd.D
 
 EMBEDDINGS = ("umap", "pca")
 Overwrite = Annotated[bool, typer.Option(help="Replace the files of an existing output folder")]
+Composition = Annotated[
+    str | None,
+    typer.Option(
+        help="Tables: columns that are parts of a whole (e.g. a white-cell differential or genus counts), "
+        "compared as compositions: 'a,b,c' one group, 'a,b;c,d' two groups, 'name=a,b;other=c,d' named "
+        "groups, or 'all-numeric' (every numeric column but the label and the conditions)"
+    ),
+]
+Conditions = Annotated[
+    str | None,
+    typer.Option(
+        help="Tables: comma-separated numeric columns (e.g. age) whose relation to every composition part "
+        "is compared; needs --composition"
+    ),
+]
 
 
 def _check_before_work(out: Path, inputs: list[Path | None], overwrite: bool, embedding: str) -> None:
@@ -381,6 +414,8 @@ def evaluate_command(
             "the synthetic fragments)"
         ),
     ] = None,
+    composition: Composition = None,
+    conditions: Conditions = None,
     seed: Annotated[int, typer.Option()] = 0,
     overwrite: Overwrite = False,
 ) -> None:
@@ -389,6 +424,7 @@ def evaluate_command(
 
     _check_before_work(out, [real, synth, train, samples_file], overwrite, embedding)
     kind = input_kind(real, kind)
+    options = table_options(kind, composition, conditions)
     if samples_file is not None and kind != "genotypes":
         raise InvalidDataError(f"--samples-file labels genotypes (VCF/BCF, .hapt), not {kind}")
     panel = (samples_file, labels_key) if kind == "genotypes" else (None, None)
@@ -402,7 +438,9 @@ def evaluate_command(
     real_data = read(real, "real")
     synth_data = read(synth, "synthetic")
     train_data = read(train, "training") if train is not None else None
-    metrics = evaluate(real_data, synth_data, labels_key=labels_key, train=train_data, seed=seed, kind=kind)
+    metrics = evaluate(
+        real_data, synth_data, labels_key=labels_key, train=train_data, seed=seed, kind=kind, **options
+    )
     path = _write_outputs(
         out,
         metrics,
@@ -414,6 +452,7 @@ def evaluate_command(
         embedding_method=embedding,
         seed=seed,
         kind=kind,
+        **options,
     )
     _echo_table(metrics)
     typer.echo(f"report: {path}")
@@ -440,6 +479,8 @@ def report_command(
         str | None, typer.Option(help="Cells: layer with raw counts (default: 'counts' or X)")
     ] = None,
     embedding: Annotated[str, typer.Option(help="Cells: umap or pca")] = "umap",
+    composition: Composition = None,
+    conditions: Conditions = None,
     seed: Annotated[int, typer.Option()] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     overwrite: Overwrite = False,
@@ -460,6 +501,7 @@ def report_command(
             f"{model_dir} holds a {type(model).__name__} for {kind!r} data; 'biogan report' reads "
             f"models for {', '.join(REPORT_INPUTS)}"
         )
+    options = table_options(kind, composition, conditions)
     inputs = REPORT_INPUTS[kind](model, real, train, n, seed, layer, index)
     metrics = evaluate(
         inputs.real,
@@ -468,6 +510,7 @@ def report_command(
         train=inputs.train,
         seed=seed,
         kind=kind,
+        **options,
     )
     path = _write_outputs(
         out,
@@ -481,6 +524,7 @@ def report_command(
         embedding_method=embedding,
         seed=seed,
         kind=kind,
+        **options,
     )
     _echo_table(metrics)
     typer.echo(f"report: {path}")
@@ -599,4 +643,11 @@ def _fit_one(
     return model
 
 
-__all__ = ["REPORT_INPUTS", "compare_command", "evaluate_command", "read_input", "report_command"]
+__all__ = [
+    "REPORT_INPUTS",
+    "compare_command",
+    "evaluate_command",
+    "read_input",
+    "report_command",
+    "table_options",
+]

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import anndata as ad
@@ -25,8 +26,9 @@ import pandas as pd
 import biogan
 from biogan._utils import atomic_write
 from biogan.errors import BioganError, InvalidDataError
+from biogan.metrics.compositions import check_parts, composition_columns
 from biogan.metrics.counts import cells_from, gene_names
-from biogan.metrics.engine import METRIC_SETS, OVERALL, MetricInfo, evaluate, kind_of
+from biogan.metrics.engine import METRIC_SETS, OVERALL, MetricInfo, evaluate, kind_of, resolve_options
 from biogan.metrics.genotypes import Genotypes, genotypes_from
 from biogan.metrics.sequences import Sequences, sequences_from, uniqueness
 from biogan.metrics.structures import Fragments, fragments_from
@@ -59,6 +61,9 @@ text-align:left}th{background:#f4f4f4}td.num{text-align:right;font-variant-numer
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:.9em}
 .muted{color:#666;font-size:.9em}details{margin:.5em 0}
 """
+Options = Mapping[str, Any]
+"""The data kind's options of :func:`biogan.evaluate` (tables: ``composition``, ``conditions``, ...)."""
+EMPTY: Options = MappingProxyType({})
 
 
 # ---------------------------------------------------------------------------------------- model info
@@ -138,12 +143,12 @@ def _fmt(value: Any) -> str:
     return _e(value)
 
 
-def figure_to_img(fig: Any, dpi: int = 90) -> str:
-    """An ``<img>`` tag holding ``fig`` as a base64 PNG."""
+def figure_to_img(fig: Any, dpi: int = 90, alt: str = "figure") -> str:
+    """An ``<img>`` tag holding ``fig`` as a base64 PNG, described by ``alt``."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
 
 
 def table_html(frame: pd.DataFrame, verdict_columns: tuple[str, ...] = ()) -> str:
@@ -225,18 +230,21 @@ def _pictures(
     seed: int,
     train: Any,
     png_dir: Path | None,
+    options: Mapping[str, Any],
 ) -> str:
     body = []
     for name, synth in synths.items():
         if len(synths) > 1:
             body.append(f"<h3>{_e(name)}</h3>")
-        for key, caption, make in kind.pictures(real, synth, labels_key, method, seed, train):
+        for key, caption, make in kind.pictures(real, synth, labels_key, method, seed, train, options):
             body.append(_figure(make, caption, png_dir, f"{_slug(name)}_{key}" if len(synths) > 1 else key))
     return _section("pictures", "\n".join(body))
 
 
 # ---------------------------------------------------------------------------------------- cells
-def _check_cells(real: ad.AnnData, synths: Mapping[str, ad.AnnData], labels_key: str | None) -> None:
+def _check_cells(
+    real: ad.AnnData, synths: Mapping[str, ad.AnnData], labels_key: str | None, options: Options = EMPTY
+) -> None:
     genes = gene_names(real)
     for name, data in synths.items():
         cells_from(data, name, labels_key, genes)
@@ -261,7 +269,13 @@ def _cells_summary(real: ad.AnnData, synths: Mapping[str, ad.AnnData], labels_ke
 
 
 def _cells_pictures(
-    real: ad.AnnData, synth: ad.AnnData, labels_key: str | None, method: str, seed: int, train: Any = None
+    real: ad.AnnData,
+    synth: ad.AnnData,
+    labels_key: str | None,
+    method: str,
+    seed: int,
+    train: Any = None,
+    options: Options = EMPTY,
 ) -> list[Maker]:
     from biogan import plot
 
@@ -308,8 +322,20 @@ def _tables(
     return {"real": ref, **{name: table_from(d, name, labels_key, like=ref) for name, d in synths.items()}}
 
 
-def _check_table(real: pd.DataFrame, synths: Mapping[str, pd.DataFrame], labels_key: str | None) -> None:
-    _tables(real, synths, labels_key)
+def _check_table(
+    real: pd.DataFrame, synths: Mapping[str, pd.DataFrame], labels_key: str | None, options: Options = EMPTY
+) -> None:
+    """The tables, and the composition options with the parts of every set in full."""
+    tables = _tables(real, synths, labels_key)
+    groups, _ = _composition_columns(tables["real"], options)
+    for name, table in tables.items():
+        check_parts(table.frame, groups, f"{name} rows")
+
+
+def _composition_columns(ref: Table, options: Options) -> tuple[dict[str, list[Any]], list[Any]]:
+    return composition_columns(
+        options.get("composition"), options.get("conditions"), ref.columns, ref.numeric, ref.labels_key
+    )
 
 
 def _table_summary(real: pd.DataFrame, synths: Mapping[str, pd.DataFrame], labels_key: str | None) -> str:
@@ -351,7 +377,13 @@ def _column_summary(table: Table, column: Any) -> str:
 
 
 def _table_pictures(
-    real: pd.DataFrame, synth: pd.DataFrame, labels_key: str | None, method: str, seed: int, train: Any = None
+    real: pd.DataFrame,
+    synth: pd.DataFrame,
+    labels_key: str | None,
+    method: str,
+    seed: int,
+    train: Any = None,
+    options: Options = EMPTY,
 ) -> list[Maker]:
     from biogan import plot
 
@@ -371,7 +403,69 @@ def _table_pictures(
             "PCA of standardised rows (fit on real, synthetic projected)",
             lambda: plot.row_pca(real, synth, labels_key, seed=seed),
         ),
+        *_composition_pictures(real, synth, labels_key, seed, options),
     ]
+
+
+def _composition_pictures(
+    real: pd.DataFrame, synth: pd.DataFrame, labels_key: str | None, seed: int, options: Options
+) -> list[Maker]:
+    """The pictures of every composition group of the ``composition`` option (none without it)."""
+    groups, conditions = _composition_columns(table_from(real, "real", labels_key), options)
+    makers: list[Maker] = []
+    for name, parts in groups.items():
+        several = len(groups) > 1
+        title = f"Composition {name}" if several else "Composition"
+        stem = f"_{_slug(name)}" if several else ""
+        makers += _group_pictures(real, synth, labels_key, seed, parts, conditions, title, stem)
+    return makers
+
+
+def _group_pictures(
+    real: pd.DataFrame,
+    synth: pd.DataFrame,
+    labels_key: str | None,
+    seed: int,
+    parts: list[Any],
+    conditions: list[Any],
+    title: str,
+    stem: str,
+) -> list[Maker]:
+    from biogan.plot import compositions as plot
+
+    big = " (the 15 largest; the rest summed as 'other')" if len(parts) > 15 else ""
+    per = f", one pair of bars per {labels_key}" if labels_key else ""
+    makers: list[Maker] = [
+        (
+            f"composition_bars{stem}",
+            f"{title} ({len(parts)} parts): mean proportion of every part{big}, real bar next to "
+            f"synthetic bar{per}; matching stacks mean the model gets the average make-up right",
+            lambda: plot.mean_composition_bars(real, synth, parts, labels_key),
+        ),
+        (
+            f"composition_clr_pca{stem}",
+            f"{title}: PCA of the centred log-ratios (CLR, the geometry the clr_ metrics use), fit on "
+            "real and synthetic rows together; synthetic points should cover the real cloud",
+            lambda: plot.clr_pca(real, synth, parts, seed=seed),
+        ),
+        (
+            f"composition_shannon{stem}",
+            f"{title}: Shannon diversity of every row (alpha diversity), real against synthetic; a "
+            "synthetic curve shifted right spreads the whole too evenly over the parts",
+            lambda: plot.shannon_histograms(real, synth, parts),
+        ),
+    ]
+    if conditions:
+        makers.append(
+            (
+                f"composition_conditions{stem}",
+                f"{title}: mean proportion of the largest part in deciles of "
+                f"{', '.join(map(str, conditions))}, real against synthetic; a flat synthetic curve "
+                "where the real one slopes means the model lost the relation",
+                lambda: plot.condition_curves(real, synth, parts, conditions),
+            )
+        )
+    return makers
 
 
 # ---------------------------------------------------------------------------------------- sequences
@@ -380,7 +474,9 @@ def _sequence_sets(real: Any, synths: Mapping[str, Any]) -> dict[str, Sequences]
     return {"real": ref, **{name: sequences_from(d, name, like=ref) for name, d in synths.items()}}
 
 
-def _check_sequences(real: Any, synths: Mapping[str, Any], labels_key: str | None) -> None:
+def _check_sequences(
+    real: Any, synths: Mapping[str, Any], labels_key: str | None, options: Options = EMPTY
+) -> None:
     _sequence_sets(real, synths)
 
 
@@ -404,7 +500,13 @@ def _sequence_summary(real: Any, synths: Mapping[str, Any], labels_key: str | No
 
 
 def _sequence_pictures(
-    real: Any, synth: Any, labels_key: str | None, method: str, seed: int, train: Any = None
+    real: Any,
+    synth: Any,
+    labels_key: str | None,
+    method: str,
+    seed: int,
+    train: Any = None,
+    options: Options = EMPTY,
 ) -> list[Maker]:
     from biogan import plot
 
@@ -440,7 +542,9 @@ def _genotype_sets(real: Any, synths: Mapping[str, Any]) -> dict[str, Genotypes]
     return {"real": ref, **{name: genotypes_from(d, name, like=ref) for name, d in synths.items()}}
 
 
-def _check_genotypes(real: Any, synths: Mapping[str, Any], labels_key: str | None) -> None:
+def _check_genotypes(
+    real: Any, synths: Mapping[str, Any], labels_key: str | None, options: Options = EMPTY
+) -> None:
     _genotype_sets(real, synths)
 
 
@@ -479,7 +583,13 @@ def _genotype_summary(real: Any, synths: Mapping[str, Any], labels_key: str | No
 
 
 def _genotype_pictures(
-    real: Any, synth: Any, labels_key: str | None, method: str, seed: int, train: Any = None
+    real: Any,
+    synth: Any,
+    labels_key: str | None,
+    method: str,
+    seed: int,
+    train: Any = None,
+    options: Options = EMPTY,
 ) -> list[Maker]:
     from biogan.plot import genotypes as plot
 
@@ -542,7 +652,9 @@ def _structure_sets(real: Any, synths: Mapping[str, Any]) -> dict[str, Fragments
     return {"real": ref, **{name: fragments_from(d, name, like=ref) for name, d in synths.items()}}
 
 
-def _check_structures(real: Any, synths: Mapping[str, Any], labels_key: str | None) -> None:
+def _check_structures(
+    real: Any, synths: Mapping[str, Any], labels_key: str | None, options: Options = EMPTY
+) -> None:
     _structure_sets(real, synths)
 
 
@@ -576,7 +688,13 @@ def _structure_summary(real: Any, synths: Mapping[str, Any], labels_key: str | N
 
 
 def _structure_pictures(
-    real: Any, synth: Any, labels_key: str | None, method: str, seed: int, train: Any = None
+    real: Any,
+    synth: Any,
+    labels_key: str | None,
+    method: str,
+    seed: int,
+    train: Any = None,
+    options: Options = EMPTY,
 ) -> list[Maker]:
     from biogan.plot import structures as plot
 
@@ -634,17 +752,18 @@ class ReportKind:
     """What the report shows for one data kind; the metric, model and training sections are shared.
 
     ``noun`` names one record in texts; ``scope_title`` and ``scope_plural`` head the per-scope metric
-    rows. ``check(real, synths, labels_key)`` validates the inputs before any plotting, ``summary``
-    returns the body of the data summary, ``pictures(real, synth, labels_key, method, seed, train)`` the
-    pictures of one synthetic set (``train``: the training data or ``None``).
+    rows. ``check(real, synths, labels_key, options)`` validates the inputs before any plotting,
+    ``summary`` returns the body of the data summary, ``pictures(real, synth, labels_key, method, seed,
+    train, options)`` the pictures of one synthetic set (``train``: the training data or ``None``;
+    ``options``: the kind's options of :func:`biogan.evaluate`, defaults filled in).
     """
 
     noun: str
     scope_title: str
     scope_plural: str
-    check: Callable[[Any, Mapping[str, Any], str | None], None]
+    check: Callable[[Any, Mapping[str, Any], str | None, Options], None]
     summary: Callable[[Any, Mapping[str, Any], str | None], str]
-    pictures: Callable[[Any, Any, str | None, str, int], list[Maker]]
+    pictures: Callable[[Any, Any, str | None, str, int, Any, Options], list[Maker]]
 
 
 REPORT_KINDS: dict[str, ReportKind] = {
@@ -686,7 +805,7 @@ def _figure(make: Callable[[], Any], caption: str, png_dir: Path | None, stem: s
         atomic_write(
             png_dir / f"{stem}.png", lambda p: fig.savefig(p, format="png", dpi=110, bbox_inches="tight")
         )
-    return f"<figure>{figure_to_img(fig)}<figcaption>{_e(caption)}</figcaption></figure>"
+    return f"<figure>{figure_to_img(fig, alt=caption)}<figcaption>{_e(caption)}</figcaption></figure>"
 
 
 def _slug(text: str) -> str:
@@ -781,6 +900,7 @@ def write_report(
     png_dir: str | os.PathLike | None = None,
     seed: int = 0,
     kind: str | None = None,
+    **options: Any,
 ) -> Path:
     """Write one self-contained HTML report comparing synthetic with real data.
 
@@ -818,6 +938,10 @@ def write_report(
         Seeds the metrics and the embedding.
     kind
         The data kind (a key of :data:`REPORT_KINDS`); ``None`` infers it from ``real``.
+    **options
+        Options of the kind, as for :func:`biogan.evaluate`: passed to it when the metrics are computed
+        here, and to the pictures (tables: ``composition`` and ``conditions`` add the composition
+        pictures).
 
     Returns
     -------
@@ -831,10 +955,11 @@ def write_report(
     synths = dict(synth) if isinstance(synth, Mapping) else {"synthetic": synth}
     if not synths:
         raise InvalidDataError("write_report needs at least one synthetic data set")
-    report_kind.check(real, synths, labels_key)  # fail early, before minutes of plotting
+    resolved = resolve_options(METRIC_SETS[kind], options) if kind in METRIC_SETS else dict(options)
+    report_kind.check(real, synths, labels_key, resolved)  # fail early, before minutes of plotting
     if metrics is None:
         tables = {
-            name: evaluate(real, data, labels_key=labels_key, train=train, seed=seed, kind=kind)
+            name: evaluate(real, data, labels_key=labels_key, train=train, seed=seed, kind=kind, **options)
             for name, data in synths.items()
         }
         metrics = (
@@ -851,7 +976,7 @@ def write_report(
         _privacy_alert(metrics, report_kind.noun, metric_infos),
         _section("summary", report_kind.summary(real, synths, labels_key)),
         _metrics(metrics, report_kind, metric_infos),
-        _pictures(report_kind, real, synths, labels_key, embedding_method, seed, train, png),
+        _pictures(report_kind, real, synths, labels_key, embedding_method, seed, train, png, resolved),
     ]
     if infos:
         parts += [_model_section(infos), _training_section(infos, png)]

@@ -1,0 +1,192 @@
+"""Generator of :class:`~biogan.TabularGAN`: a per-class Gaussian copula plus a learnt residual.
+
+Rows live in normal-score space (every numeric column through its empirical CDF to a standard normal;
+categories one-hot). :class:`CopulaBase` is the per-class Gaussian copula of those scores, conditioned on
+the row's covariates: ``x0 = mean[y] + gain[y] c + chol[y] z``. It is what a statistician would fit in a
+second, and it is the generator's starting point: :class:`CopulaResidualGenerator` adds a network's
+residual (output layer started near zero) to ``x0``, so at step 0 the GAN *is* the copula and the
+adversarial game only has to learn what a Gaussian dependence misses (non-linear relations, clusters,
+zero patterns). Categorical columns are drawn from the network's logits (Gumbel-softmax while training).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.covariance import LedoitWolf
+from torch import nn
+
+from biogan.nn.generators import ConditionalMLPGenerator
+
+MIN_CLASS_ROWS = 3  # fewer rows than this: the class borrows the pooled covariance
+JITTER = 1e-4
+
+
+class CopulaBase(nn.Module):
+    """Per-class Gaussian of numeric scores given covariates (buffers only; nothing is trained).
+
+    The covariates enter through a piecewise-linear basis (each score and its hinges at ``n_knots``
+    quantiles), so the mean of ``x`` can follow a curved relation (neutrophil share against age: lower
+    in children, flat in adults) that a Gaussian on the raw scores would make a straight line.
+
+    Parameters
+    ----------
+    n_classes, n_numeric, n_conditions
+        Classes, numeric output dimensions and covariate inputs.
+    n_knots
+        Hinges per covariate.
+    """
+
+    def __init__(self, n_classes: int, n_numeric: int, n_conditions: int, n_knots: int = 4) -> None:
+        super().__init__()
+        n_features = n_conditions * (1 + n_knots)
+        self.register_buffer("mean", torch.zeros(n_classes, n_numeric))
+        self.register_buffer("gain", torch.zeros(n_classes, n_numeric, n_features))
+        self.register_buffer("chol", torch.eye(n_numeric).repeat(n_classes, 1, 1))
+        self.register_buffer("knots", torch.zeros(n_conditions, n_knots))
+        # The covariates' own Gaussian per class, to draw conditions when a user gives none.
+        self.register_buffer("condition_mean", torch.zeros(n_classes, n_conditions))
+        self.register_buffer("condition_chol", torch.eye(n_conditions).repeat(n_classes, 1, 1))
+
+    def features(self, c: torch.Tensor) -> torch.Tensor:
+        """The covariate basis: every score and its hinges ``max(0, c - knot)``."""
+        hinges = torch.relu(c[:, :, None] - self.knots[None])
+        return torch.cat([c, hinges.flatten(1)], dim=1)
+
+    @torch.no_grad()
+    def fit(self, x: np.ndarray, c: np.ndarray, codes: np.ndarray) -> None:
+        """Fit every class's Gaussian of ``[features(c), x]`` (Ledoit–Wolf shrinkage) and condition it on
+        the features; the covariates' own Gaussian too."""
+        n_classes, n_knots = self.mean.shape[0], self.knots.shape[1]
+        levels = np.arange(1, n_knots + 1) / (n_knots + 1)
+        if c.shape[1]:
+            self.knots.copy_(torch.as_tensor(np.quantile(c, levels, axis=0).T, dtype=torch.float32))
+        phi = self.features(torch.as_tensor(c, dtype=torch.float32)).double().numpy()
+        joint = np.hstack([phi, x]).astype(np.float64)
+        pooled = _shrunk_cov(joint - _class_means(joint, codes, n_classes)[codes])
+        pooled_c = _shrunk_cov(c - c.mean(0)) if len(c) else np.zeros((0, 0))
+        for k in range(n_classes):
+            rows, own_c = joint[codes == k], c[codes == k]
+            enough = len(rows) >= MIN_CLASS_ROWS
+            cov = _shrunk_cov(rows - rows.mean(0)) if enough else pooled
+            mean, gain, chol = _conditional(rows.mean(0), cov, phi.shape[1])
+            c_cov = _shrunk_cov(own_c - own_c.mean(0)) if enough else pooled_c
+            c_chol = np.linalg.cholesky(c_cov + JITTER * np.eye(len(c_cov))) if c.shape[1] else c_cov
+            for name, value in (
+                ("mean", mean),
+                ("gain", gain),
+                ("chol", chol),
+                ("condition_mean", own_c.mean(0) if len(own_c) else np.zeros(c.shape[1])),
+                ("condition_chol", c_chol),
+            ):
+                getattr(self, name)[k] = torch.as_tensor(value, dtype=torch.float32)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        out = self.mean[y]
+        if c.shape[1]:
+            out = out + torch.einsum("bnf,bf->bn", self.gain[y], self.features(c))
+        noise = torch.empty_like(out)
+        for k in torch.unique(y).tolist():  # per class: a (B, N, N) gather would not fit for wide tables
+            rows = y == k
+            noise[rows] = z[rows] @ self.chol[k].T
+        return out + noise
+
+    def draw_conditions(self, y: torch.Tensor) -> torch.Tensor:
+        """Covariate scores drawn from each row's class Gaussian."""
+        c = torch.randn(len(y), self.condition_mean.shape[1], device=y.device)
+        return self.condition_mean[y] + torch.einsum("bij,bj->bi", self.condition_chol[y], c)
+
+
+def _class_means(values: np.ndarray, codes: np.ndarray, n_classes: int) -> np.ndarray:
+    return np.stack(
+        [values[codes == k].mean(0) if (codes == k).any() else values.mean(0) for k in range(n_classes)]
+    )
+
+
+def _shrunk_cov(centred: np.ndarray) -> np.ndarray:
+    if centred.shape[1] == 0:
+        return np.zeros((0, 0))
+    return LedoitWolf(assume_centered=True).fit(centred).covariance_
+
+
+def _conditional(mean: np.ndarray, cov: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, gain and Cholesky factor of ``x | f`` for the Gaussian ``[f, x]`` (``f``: the first ``m``)."""
+    cov = cov + JITTER * np.eye(len(cov))
+    s_ff, s_fx, s_xx = cov[:m, :m], cov[:m, m:], cov[m:, m:]
+    if m:
+        gain = np.linalg.solve(s_ff, s_fx).T  # (N, M)
+        s_xx = s_xx - gain @ s_fx
+        mean_x = mean[m:] - gain @ mean[:m]
+    else:
+        gain, mean_x = np.zeros((len(s_xx), 0)), mean[m:]
+    return mean_x, gain, np.linalg.cholesky(s_xx + JITTER * np.eye(len(s_xx)))
+
+
+class CopulaResidualGenerator(nn.Module):
+    """Copula start plus a conditional MLP's residual; one-hot blocks from the MLP's logits.
+
+    ``forward(z, y, c)`` takes noise of size ``n_numeric + noise_dim`` (the copula's share first), class
+    codes and covariate scores ``c`` (width ``n_conditions``, may be 0), and returns rows in the encoded
+    layout: numeric columns at ``numeric_index``, one-hot blocks at ``categorical_blocks``.
+
+    Parameters
+    ----------
+    noise_dim
+        Noise of the residual network (beside the copula's).
+    n_classes, n_conditions
+        Classes and covariate inputs.
+    width
+        Columns of an encoded row.
+    categorical_blocks
+        ``(start, stop)`` of each one-hot block; every other column is numeric.
+    hidden
+        Hidden widths of the residual network.
+    tau
+        Gumbel-softmax temperature while training (hard one-hot draws in eval mode).
+    """
+
+    def __init__(
+        self,
+        noise_dim: int,
+        n_classes: int,
+        n_conditions: int,
+        width: int,
+        categorical_blocks: list[tuple[int, int]],
+        hidden: tuple[int, ...] = (256, 256),
+        tau: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.categorical_blocks = [(int(a), int(b)) for a, b in categorical_blocks]
+        in_block = np.zeros(width, dtype=bool)
+        for a, b in self.categorical_blocks:
+            in_block[a:b] = True
+        numeric = np.flatnonzero(~in_block)
+        self.n_numeric, self.noise_dim, self.tau = len(numeric), noise_dim, tau
+        self.register_buffer("numeric_index", torch.from_numpy(numeric))
+        order = np.concatenate([numeric, np.flatnonzero(in_block)])
+        self.register_buffer("inverse_order", torch.from_numpy(np.argsort(order)))
+        self.base = CopulaBase(n_classes, self.n_numeric, n_conditions)
+        self.residual = ConditionalMLPGenerator(
+            noise_dim, n_classes, width, hidden, n_covariates=self.n_numeric + n_conditions
+        )
+
+    @property
+    def input_dim(self) -> int:
+        """Noise size ``forward`` expects."""
+        return self.n_numeric + self.noise_dim
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        start = self.base(z[:, : self.n_numeric], y, c)
+        h = self.residual(z[:, self.n_numeric :], y, torch.cat([start, c], dim=1))
+        numeric = start + h[:, : self.n_numeric]
+        logits = h[:, self.n_numeric :]
+        blocks, at = [numeric], 0
+        for a, b in self.categorical_blocks:
+            block = logits[:, at : at + b - a]
+            blocks.append(F.gumbel_softmax(block, tau=self.tau, hard=not self.training))
+            at += b - a
+        return torch.cat(blocks, dim=1)[:, self.inverse_order]
+
+
+__all__ = ["CopulaBase", "CopulaResidualGenerator"]
