@@ -28,7 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/impute.py
 	$(BIN)/python benchmarks/augment_pbmc.py
 	$(BIN)/python benchmarks/augment_tabular.py
-	$(BIN)/python benchmarks/tabular_quality.py
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/tables.py
 	$(BIN)/python benchmarks/reliability.py --out benchmarks/results/reliability.md
 
 lint: $(STAMP)

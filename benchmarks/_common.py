@@ -17,8 +17,23 @@ def _child(fn: Callable[..., Any], args: tuple, queue: mp.Queue) -> None:
     start = time.perf_counter()
     result = fn(*args)
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-    queue.put((result, seconds, peak_mb))
+    queue.put((result, seconds, peak_rss_mib()))
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process image in MiB.
+
+    Linux's ``VmHWM`` when there is one: ``ru_maxrss`` survives fork + exec, so a spawned child reports at
+    least the size its parent had when it started it (measured: 982 MiB for a child that used 236 MiB).
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def measured(fn: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
