@@ -223,8 +223,7 @@ class TableProblem(ClassConditionalProblem):
         if self.source is None or len(self.valid_rows) < 2:
             return {}
         fake = self._generate(generator, self.valid_z, self.valid_y, self.valid_c)
-        width = fake.shape[1]
-        ratio = torch.pdist(fake).mean() / torch.pdist(self.monitor_x[:, :width]).mean().clamp_min(1e-8)
+        ratio = torch.pdist(fake).mean() / torch.pdist(self.monitor_x).mean().clamp_min(1e-8)
         return {"diversity_ratio": float(ratio)}
 
     @torch.no_grad()
@@ -364,16 +363,17 @@ class TabularGAN(GenerativeModel):
         if labels_key is not None:
             check_training_labels(data[labels_key], labels_key, "row")
         roles = [labels_key, *conditions]
-        clean_table(data, categorical)  # bad values (infinite, text among numbers) first, with their fix
-        groups = resolve_groups(data, composition, exclude=roles, renormalise=renormalise)
-        features = to_proportions(data.drop(columns=[c for c in roles if c is not None]), groups)
         unknown = [c for c in categorical if c not in data.columns]
         if unknown:
             raise InvalidDataError(f"declared categorical columns {unknown} are not in the table")
-        clean = clean_table(features, [c for c in categorical if c in features.columns])
-        cond_clean = (
-            clean_table(data[conditions], [c for c in categorical if c in conditions]) if conditions else None
-        )
+        # One cleaning pass (infinite values, text among numbers: refused with their fix) before the groups
+        # are checked; features and conditions are its columns.
+        inputs = data.drop(columns=[labels_key]) if labels_key is not None else data
+        cleaned = clean_table(inputs, categorical)
+        groups = resolve_groups(data, composition, exclude=roles, renormalise=renormalise)
+        features = to_proportions(inputs.drop(columns=conditions), groups)
+        clean = to_proportions(cleaned.drop(columns=conditions), groups)
+        cond_clean = cleaned[conditions] if conditions else None
         codes = self._codes(label_values(data, labels_key), fitting=True)
         if self.problem is not None and self.encoder is not None:  # continuing: the table must not change
             if [c.name for c in self.encoder.codecs] != list(clean.columns) or conditions != self.conditions:

@@ -65,7 +65,7 @@ class CopulaBase(nn.Module):
         phi = self.features(torch.as_tensor(c, dtype=torch.float32)).double().numpy()
         joint = np.hstack([phi, x]).astype(np.float64)
         pooled = _shrunk_cov(joint - _class_means(joint, codes, n_classes)[codes])
-        pooled_c = _shrunk_cov(c - c.mean(0)) if len(c) else np.zeros((0, 0))
+        pooled_c = _shrunk_cov(c - c.mean(0))
         for k in range(n_classes):
             rows, own_c = joint[codes == k], c[codes == k]
             enough = len(rows) >= MIN_CLASS_ROWS
@@ -77,7 +77,7 @@ class CopulaBase(nn.Module):
                 ("mean", mean),
                 ("gain", gain),
                 ("chol", chol),
-                ("condition_mean", own_c.mean(0) if len(own_c) else np.zeros(c.shape[1])),
+                ("condition_mean", own_c.mean(0)),
                 ("condition_chol", c_chol),
             ):
                 getattr(self, name)[k] = torch.as_tensor(value, dtype=torch.float32)
