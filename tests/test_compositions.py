@@ -117,6 +117,7 @@ def test_largest_remainder_counts_sum_to_their_totals():
 def test_proportions_sum_to_the_total_with_exact_zeros(conditioned):
     table, model = conditioned
     synth = model.sample(n=600, seed=0)
+    assert np.isfinite(synth.select_dtypes("number").to_numpy()).all()
     np.testing.assert_allclose(synth[PARTS].sum(1), 100, rtol=1e-12)
     assert (synth[PARTS] >= 0).all().all()
     real_zeros, synth_zeros = (table.basophils == 0).mean(), (synth.basophils == 0).mean()
@@ -132,6 +133,7 @@ def test_count_groups_are_integers_with_their_totals():
     )
     synth = model.sample(labels={"CD": 300, "no": 300}, seed=0)
     parts = synth.drop(columns="y")
+    assert np.isfinite(parts.to_numpy(float)).all()
     assert all(pd.api.types.is_integer_dtype(t) for t in parts.dtypes)
     depth, real_depth = parts.sum(1), table.drop(columns="y").sum(1)
     assert depth.min() >= 1 and real_depth.min() * 0.9 <= depth.median() <= real_depth.max()
