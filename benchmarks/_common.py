@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import platform
+import queue as queue_module
 import resource
 import time
 from collections.abc import Callable
@@ -45,7 +46,13 @@ def measured(fn: Callable[..., Any], *args: Any) -> tuple[Any, float, float]:
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(fn, args, queue))
     proc.start()
-    result = queue.get()
+    while True:  # a child that dies (an exception, the OOM killer) must not leave the parent waiting
+        try:
+            result = queue.get(timeout=5)
+            break
+        except queue_module.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"{fn.__name__} died in its process (exit code {proc.exitcode})") from None
     proc.join()
     return result
 

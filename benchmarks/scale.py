@@ -124,7 +124,7 @@ def work_train(path: str, backed: bool, seconds: float, save: str | None) -> dic
     setup = time.perf_counter() - start
     model.fit(max_steps=10, progress=False)  # warm-up, excluded from the rate
     served, t0, s0 = model.trainer.loader.rows_served, time.perf_counter(), model.trainer.step
-    model.fit(max_steps=model_default_steps(), max_seconds=seconds, progress=False)
+    model.fit(max_steps=model.default_max_steps(), max_seconds=seconds, progress=False)
     elapsed = time.perf_counter() - t0
     steps = model.trainer.step - s0
     if save:
@@ -135,14 +135,6 @@ def work_train(path: str, backed: bool, seconds: float, save: str | None) -> dic
         "cells_per_s": (model.trainer.loader.rows_served - served) / elapsed,
         "peak_rss_mb": peak_rss_mb(),
     }
-
-
-def model_default_steps() -> int:
-    import inspect
-
-    import biogan
-
-    return int(inspect.signature(biogan.ExpressionGAN.fit).parameters["max_steps"].default)
 
 
 def work_epoch(path: str, backed: bool) -> dict:

@@ -163,3 +163,49 @@ def test_other_losses_and_spectral_norm_train(small, loss):
         small, seed=0, device="cpu", loss=loss, gp_weight=0.0, spectral_norm=True, **TINY
     ).fit(max_steps=2, progress=False)
     assert np.isfinite(model.history["generator_loss"]).all()
+
+
+def test_validation_cells_are_held_out_from_the_critic_and_are_the_reference(small):
+    """A stratified share of the cells is never drawn for the critic; the validation score compares
+    generated cells with exactly those (a label too small to give one cell stays whole in training)."""
+    share = 0.25  # the default tenth of 200 cells would be too few to hold out (fewer than 20)
+    problem = biogan.ExpressionGAN(small, seed=0, device="cpu", validation_share=share, **TINY).problem
+    train = problem.train_rows
+    held = np.setdiff1d(np.arange(small.n_obs), train)
+    sizes = small.obs.cell_type.value_counts()
+    assert len(held) == pytest.approx(share * sizes[sizes >= 1 / share].sum(), abs=len(sizes))
+    for label in sizes[sizes < 1 / share].index:  # too small to lend a validation cell
+        assert not (small.obs.cell_type.to_numpy()[held] == label).any()
+    drawn = problem.make_sampler(0, 0, 1).next_index(5 * small.n_obs)
+    assert set(drawn) == set(train)
+    reference = (problem.monitor_x * problem.gene_std + problem.gene_mean).numpy()
+    expected = biogan.data.preprocessing.log_normalize(small.layers["counts"][held])
+    np.testing.assert_allclose(reference, expected, atol=1e-4)
+    assert len(problem.monitor_z) == TINY["n_monitor"] > len(held)  # more generated cells than held out
+
+
+def test_default_step_budget_follows_the_number_of_cells(small):
+    """40 epochs of the critic's cells, between 2,000 and 20,000 steps; early stopping is on."""
+    for batch, expected in ((32, 2000), (2, 3000), (1, 6000)):  # 150 critic cells of 200
+        settings = {**TINY, "batch_size": batch, "validation_share": 0.25}
+        model = biogan.ExpressionGAN(small, seed=0, device="cpu", **settings)
+        assert len(model.problem.train_rows) == 150
+        assert model.default_max_steps() == expected
+    assert biogan.ExpressionGANConfig().train.patience > 0
+    with pytest.raises(NotFittedError):
+        biogan.ExpressionGAN().default_max_steps()
+
+
+def test_early_stopping_keeps_the_best_validated_step_of_a_degrading_run(small):
+    """Learning rates far too high make the run degrade: it stops within the patience window and the
+    sampler has the best validated weights, not the last ones."""
+    settings = {**TINY, "lr_generator": 0.05, "lr_critic": 0.05, "patience": 3}
+    model = biogan.ExpressionGAN(small, seed=0, device="cpu", **settings).fit(progress=False)
+    trainer = model.trainer
+    assert trainer.step < model.default_max_steps()
+    assert trainer.step - trainer.best["step"] == 3 * TINY["eval_every"]
+    scores = model.history.dropna(subset=["validation_score"]).validation_score
+    assert trainer.best["score"] <= scores.min() + 1e-6
+    kept = model._sampler.state_dict()
+    for name, value in trainer.best["state"].items():
+        torch.testing.assert_close(kept[name], value)

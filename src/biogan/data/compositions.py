@@ -9,9 +9,10 @@ feature column, when their rows sum to one constant). Its scale is
 - ``"count"``: whole numbers whose row totals vary (reads, cells counted); the total of each row is then
   a quantity of its own, modelled beside the parts, and generated rows are integers with that total.
 
-Models learn the parts as proportions (:func:`to_proportions`) and give them back on the data's scale
-(:func:`from_proportions`): closed to the total, exact zeros kept, counts rounded by largest remainder
-so they add up to the row's total.
+Models learn proportions as proportions and counts as counts beside their row total
+(:func:`to_learnt_scale`: a count's marginal, depth included, is what a user and a classifier see), and
+give them back on the data's scale (:func:`from_learnt_scale`): closed to the total, exact zeros kept,
+counts rounded by largest remainder so they add up to the row's (generated) total.
 """
 
 from __future__ import annotations
@@ -206,19 +207,21 @@ def _round_total(total: float) -> float:
     return nice if abs(total / nice - 1) <= SUM_TOLERANCE else total
 
 
-def to_proportions(frame: pd.DataFrame, groups: Sequence[CompositionGroup]) -> pd.DataFrame:
-    """``frame`` with every group's parts closed to proportions; count groups add their total column."""
+def to_learnt_scale(frame: pd.DataFrame, groups: Sequence[CompositionGroup]) -> pd.DataFrame:
+    """``frame`` with every proportion group closed exactly to proportions; count groups keep their counts
+    and add their row total as a column, so each count's marginal (depth included) is learnt as it is."""
     out = frame.copy()
     for group in groups:
         parts = frame[group.columns].to_numpy(float)
         sums = parts.sum(1, keepdims=True)
-        out[group.columns] = parts / sums
         if group.scale == COUNT:
             out[group.total_column] = sums[:, 0]
+        else:
+            out[group.columns] = parts / sums
     return out
 
 
-def from_proportions(
+def from_learnt_scale(
     values: dict[Hashable, np.ndarray],
     groups: Sequence[CompositionGroup],
     presence: dict[Hashable, np.ndarray] | None = None,
@@ -278,9 +281,9 @@ __all__ = [
     "PROPORTION",
     "SUM_TOLERANCE",
     "CompositionGroup",
-    "from_proportions",
+    "from_learnt_scale",
     "group_from_dict",
     "largest_remainder",
     "resolve_groups",
-    "to_proportions",
+    "to_learnt_scale",
 ]

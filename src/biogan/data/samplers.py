@@ -347,13 +347,18 @@ class BlockClassSampler(Sampler):
 
 
 def validation_split(codes: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Training and validation rows, stratified by class; no split (both all rows) when the validation part
-    would hold fewer than ``2 * MIN_SAMPLES`` rows or a class would lose its last rows."""
+    """Training and validation rows, stratified by class; classes too small to give one validation row
+    stay whole in training. No split (both all rows) when the validation part would hold fewer than
+    ``2 * MIN_SAMPLES`` rows."""
     rows = np.arange(len(codes))
-    if share <= 0 or share * len(codes) < 2 * MIN_SAMPLES or np.bincount(codes).min() * share < 1:
+    sizes = np.bincount(codes)
+    splittable = sizes[codes] * share >= 1
+    if share <= 0 or share * splittable.sum() < 2 * MIN_SAMPLES:
         return rows, rows
-    train, valid = train_test_split(rows, test_size=share, random_state=seed, stratify=codes)
-    return np.sort(train), np.sort(valid)
+    train, valid = train_test_split(
+        rows[splittable], test_size=share, random_state=seed, stratify=codes[splittable]
+    )
+    return np.sort(np.concatenate([train, rows[~splittable]])), np.sort(valid)
 
 
 __all__ = [

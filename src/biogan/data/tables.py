@@ -238,24 +238,33 @@ class QuantileTableEncoder:
             (b.start, b.stop) for c, b in zip(self.codecs, self.blocks, strict=True) if c.kind == CATEGORICAL
         ]
 
-    def encode(self, clean: pd.DataFrame) -> np.ndarray:
-        """The encoded matrix (float32); unseen categories raise :class:`InvalidDataError`."""
+    def encode(self, clean: pd.DataFrame, rng: np.random.Generator | None = None) -> np.ndarray:
+        """The encoded matrix (float32); unseen categories raise :class:`InvalidDataError`.
+
+        Tied values (a part's exact zeros, a count's recorded levels) take the middle of their CDF step,
+        or with ``rng`` spread evenly across it in a random order (ties broken at random, a randomised
+        probability integral transform): the training rows then have truly normal scores, so a Gaussian
+        fit to them is not bent by a point mass, and every draw inside the step still decodes to the tied
+        value.
+        """
         Z = np.empty((len(clean), self.width), dtype=np.float32)
         for codec, block in zip(self.codecs, self.blocks, strict=True):
             col = clean[codec.name]
             if codec.kind == CATEGORICAL:
                 Z[:, block] = TableEncoder._one_hot(col, codec)
             else:
-                Z[:, block.start] = self._to_normal(col.to_numpy(float), codec.name)
+                Z[:, block.start] = self._to_normal(col.to_numpy(float), codec.name, rng)
         return Z
 
-    def _to_normal(self, values: np.ndarray, name: Hashable) -> np.ndarray:
+    def _to_normal(self, values: np.ndarray, name: Hashable, rng: np.random.Generator | None) -> np.ndarray:
         q = np.asarray(self.quantiles[str(name)])
         refs = np.linspace(0, 1, len(q))
-        # Averaging the forward and the reversed interpolation gives tied quantiles (a column with
-        # many zeros) the middle of their CDF step, as sklearn's QuantileTransformer does.
-        u = 0.5 * (np.interp(values, q, refs) - np.interp(-values, -q[::-1], -refs[::-1]))
-        return special.ndtri(_to_rank_level(u, len(q)))
+        # The forward interpolation lands at the top of a run of tied quantiles, the reversed one at
+        # its bottom: the CDF step F(x-)..F(x) of a tied value.
+        top = np.interp(values, q, refs)
+        bottom = -np.interp(-values, -q[::-1], -refs[::-1])
+        where = 0.5 if rng is None else spread_ties(values, rng)
+        return special.ndtri(_to_rank_level(bottom + where * (top - bottom), len(q)))
 
     def decode(self, Z: np.ndarray) -> dict[Hashable, np.ndarray]:
         """Column values: numeric ones through the inverse CDF (rounded if integer), categories by argmax."""
@@ -372,12 +381,15 @@ class PerClassEncoder:
         """The encoder of class ``k``."""
         return self.classes[k] or self.pooled
 
-    def encode(self, clean: pd.DataFrame, codes: np.ndarray) -> np.ndarray:
-        """Encoded rows (float32), each through its class's marginals."""
+    def encode(
+        self, clean: pd.DataFrame, codes: np.ndarray, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        """Encoded rows (float32), each through its class's marginals (ties as in
+        :meth:`QuantileTableEncoder.encode`)."""
         Z = np.empty((len(clean), self.width), dtype=np.float32)
         for k in np.unique(codes):
             rows = codes == k
-            Z[rows] = self.of_class(int(k)).encode(clean[rows])
+            Z[rows] = self.of_class(int(k)).encode(clean[rows], rng)
         return Z
 
     def decode(self, Z: np.ndarray, codes: np.ndarray) -> dict[Hashable, np.ndarray]:
@@ -426,6 +438,21 @@ def recorded_decimals(values: np.ndarray, max_decimals: int = MAX_DECIMALS) -> i
         if np.all(np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1.0, np.abs(scaled))):
             return decimals
     return None
+
+
+def spread_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Where in its run of equal values each value sits, in (0, 1): evenly spaced positions dealt out in a
+    random order (ties broken at random, as ranks are), so a tied value's scores cover its CDF step
+    evenly; independent uniform draws would shift a binary column's mean score by ~1/sqrt(n)."""
+    n = len(values)
+    order = np.lexsort((rng.random(n), values))
+    new_run = np.r_[True, values[order][1:] != values[order][:-1]]
+    starts = np.flatnonzero(new_run)
+    run = np.cumsum(new_run) - 1
+    sizes = np.diff(np.r_[starts, n])
+    where = np.empty(n)
+    where[order] = (np.arange(n) - starts[run] + 0.5) / sizes[run]
+    return where
 
 
 def _to_rank_level(u: np.ndarray, n: int) -> np.ndarray:

@@ -14,6 +14,7 @@ How a synthetic cell is made
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +35,9 @@ from biogan.data.preprocessing import (
     nb_dispersion,
     subclusters,
 )
+from biogan.data.samplers import validation_split
 from biogan.data.sources import ArraySource
-from biogan.errors import InvalidDataError
+from biogan.errors import InvalidDataError, NotFittedError
 from biogan.losses import AdversarialLoss, mmd2_rbf
 from biogan.models._base import CountModel
 from biogan.models.registry import register_model
@@ -43,6 +45,7 @@ from biogan.nn import CountGenerator, ProjectionCritic, binomial_thinning, sampl
 from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
 
 MONITOR_KEYS = ("x", "y", "log_lib", "z", "basis", "center")
+EPOCHS, MIN_STEPS, MAX_STEPS = 40, 2000, 20_000  # the default step budget (default_max_steps)
 
 
 @dataclass
@@ -78,9 +81,15 @@ class ExpressionGANConfig:
         ``max_subclusters``); generator and critic are conditioned on the sub-cluster, and sampling a
         label draws its sub-clusters in their training proportions. 0 disables the split.
     n_monitor
-        Cells in the fixed batch used for the collapse signal and the validation score.
+        Generated cells (fixed noise) scored against the validation cells every ``eval_every`` steps.
+    validation_share
+        Share of the training cells (stratified by label; labels with too few cells stay whole) held out
+        from the critic: generated cells are scored against them (MMD^2 on 30 principal components of
+        log expression), the best-scoring EMA weights are kept and training stops after ``patience``
+        scores without improvement.
     train
-        Optimisation settings of the shared loop.
+        Optimisation settings of the shared loop (scored every 50 steps, stopped after 10 scores
+        without improvement).
     """
 
     noise_dim: int = 64
@@ -97,7 +106,8 @@ class ExpressionGANConfig:
     cells_per_subcluster: int = 30
     max_subclusters: int = 12
     n_monitor: int = 512
-    train: TrainConfig = field(default_factory=TrainConfig)
+    validation_share: float = 0.1
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(eval_every=50, patience=10))
 
     def __post_init__(self) -> None:
         AdversarialLoss(self.loss)  # validates the name
@@ -105,6 +115,8 @@ class ExpressionGANConfig:
             raise ValueError(f"count_noise must be 'nb' or 'poisson', not {self.count_noise!r}")
         if self.loss == "wgan-gp" and self.gp_weight <= 0:
             raise ValueError("the wgan-gp loss needs gp_weight > 0")
+        if not 0 <= self.validation_share < 0.5:
+            raise ValueError(f"validation_share must be in [0, 0.5), not {self.validation_share}")
 
 
 class CountGANProblem(AdversarialProblem):
@@ -146,7 +158,9 @@ class CountGANProblem(AdversarialProblem):
             )
         components, component_label = split_labels(data.X, data.codes, len(data.categories), config, seed)
         problem = cls(data.X.shape[1], len(component_label), config)
-        problem.fit_statistics(data, components, component_label, seed, lib)
+        train, valid = validation_split(data.codes, config.validation_share, seed)
+        problem.train_rows = train if len(valid) < data.n_cells else None
+        problem.fit_statistics(data, components, component_label, seed, lib, valid)
         return problem
 
     def fit_statistics(
@@ -156,9 +170,11 @@ class CountGANProblem(AdversarialProblem):
         component_label: np.ndarray,
         seed: int,
         lib: np.ndarray,
+        valid: np.ndarray,
     ) -> None:
         """Estimate per-component statistics from ``data`` (library sizes ``lib``) and keep it as the source
-        of real batches; each statistic is one streamed pass when the counts are on disk."""
+        of real batches, the ``valid`` cells as the reference of the validation score; each statistic is
+        one streamed pass when the counts are on disk."""
         log_lib = np.log(lib).astype(np.float32)
         self.source = ArraySource(counts=data.X, component=components, log_lib=log_lib)
         n_components = len(component_label)
@@ -176,25 +192,33 @@ class CountGANProblem(AdversarialProblem):
             self.lib_log = torch.from_numpy(log_lib)
             self.lib_codes = torch.from_numpy(components)
             self.generator.class_offset.weight.copy_(torch.from_numpy(np.log(profiles + 1e-8)))
-        self._prepare_monitor(data, components, seed)
+        self._prepare_monitor(data, components, seed, valid)
 
-    def _prepare_monitor(self, data: CountData, components: np.ndarray, seed: int) -> None:
-        """Fix a reference set of real cells, their noise and a PCA basis for diagnostics."""
+    def _prepare_monitor(self, data: CountData, components: np.ndarray, seed: int, valid: np.ndarray) -> None:
+        """Fix the reference cells (up to ``n_monitor`` validation cells), a PCA basis, and the components,
+        library sizes and noise of ``n_monitor`` generated cells that mirror them."""
+        n = self.config.n_monitor
         rng = np.random.default_rng(seed)
-        n = min(self.config.n_monitor, data.n_cells)
-        idx = np.sort(rng.choice(data.n_cells, n, replace=False))
+        idx = np.sort(rng.choice(valid, min(n, len(valid)), replace=False))
         log_x = torch.from_numpy(log_normalize(data.X[idx]))
         x = (log_x - self.gene_mean.cpu()) / self.gene_std.cpu()
-        # The validation basis is fit on unstandardised log expression, like the C2ST of the benchmarks.
-        _, _, v = torch.linalg.svd(log_x - log_x.mean(0), full_matrices=False)
+        # The basis is fit on unstandardised log expression, like the C2ST of the benchmarks, of up to
+        # n_monitor cells of any part (a few dozen held-out cells would give a noisy basis).
+        fit_on = np.sort(rng.choice(data.n_cells, min(n, data.n_cells), replace=False))
+        log_fit = torch.from_numpy(log_normalize(data.X[fit_on]))
+        center = log_fit.mean(0)
+        _, _, v = torch.linalg.svd(log_fit - center, full_matrices=False)
         gen = torch.Generator().manual_seed(seed)
+        # More generated than held-out cells when few are held out: the fake side's sampling noise is what
+        # changes from one score to the next, so it decides which step is kept.
+        mirror = np.resize(idx, max(n, len(idx)))
         tensors = {
             "x": x,
-            "y": torch.from_numpy(components[idx]),
-            "log_lib": self.lib_log[idx],
-            "z": torch.randn(n, self.config.noise_dim, generator=gen),
+            "y": torch.from_numpy(components[mirror]),
+            "log_lib": self.lib_log[mirror],
+            "z": torch.randn(len(mirror), self.config.noise_dim, generator=gen),
             "basis": v[:30].T.contiguous(),
-            "center": log_x.mean(0),
+            "center": center,
         }
         # Non-persistent buffers follow .to(device) but are never saved: no training cells in model files.
         for key, value in tensors.items():
@@ -324,7 +348,7 @@ class ExpressionGAN(CountModel):
     --------
     >>> adata = biogan.datasets.pbmc68k_counts()
     >>> biogan.ExpressionGAN.setup_anndata(adata, layer="counts", labels_key="cell_type")
-    >>> model = biogan.ExpressionGAN(adata, seed=0).fit(max_steps=2000)
+    >>> model = biogan.ExpressionGAN(adata, seed=0).fit()
     >>> synth = model.sample(n=500)
     """
 
@@ -354,18 +378,21 @@ class ExpressionGAN(CountModel):
     # ------------------------------------------------------------------ training
     def fit(
         self,
-        max_steps: int = 2000,
+        max_steps: int | None = None,
         max_seconds: float | None = None,
         resume: bool = False,
         checkpoint_dir: str | os.PathLike | None = None,
         progress: bool = True,
     ) -> ExpressionGAN:
-        """Train for ``max_steps`` generator steps (or until ``max_seconds`` have passed).
+        """Train for ``max_steps`` generator steps (or until ``max_seconds`` have passed, or until the
+        validation score has not improved for ``patience`` evaluations); the best validated EMA weights
+        are kept.
 
         Parameters
         ----------
         max_steps
-            Total generator steps (counting steps done before a resume).
+            Most generator steps (counting steps done before a resume); default
+            :meth:`default_max_steps`.
         max_seconds
             Optional wall-clock budget for the whole run.
         resume
@@ -375,8 +402,19 @@ class ExpressionGAN(CountModel):
         progress
             Show a progress bar with the losses.
         """
-        self._train(max_steps, max_seconds, resume, checkpoint_dir, progress)
+        steps = self.default_max_steps() if max_steps is None else max_steps
+        self._train(steps, max_seconds, resume, checkpoint_dir, progress)
         return self
+
+    def default_max_steps(self) -> int:
+        """The step budget :meth:`fit` uses by default: 40 epochs of the critic's cells, at least
+        2,000 and at most 20,000 steps (early stopping usually ends training sooner)."""
+        problem = self.problem
+        if problem is None or problem.source is None:
+            raise NotFittedError("build ExpressionGAN from training data first")
+        cells = len(problem.source) if problem.train_rows is None else len(problem.train_rows)
+        epochs = EPOCHS * cells / self.config.train.batch_size
+        return int(np.clip(math.ceil(epochs), MIN_STEPS, MAX_STEPS))
 
     # ------------------------------------------------------------------ sampling
     def _label_sizes(self) -> np.ndarray:

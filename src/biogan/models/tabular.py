@@ -38,10 +38,10 @@ from torch import nn
 from biogan.data.compositions import (
     CompositionGroup,
     CompositionSpec,
-    from_proportions,
+    from_learnt_scale,
     group_from_dict,
     resolve_groups,
-    to_proportions,
+    to_learnt_scale,
 )
 from biogan.data.samplers import CLASS_WEIGHTS, validation_split
 from biogan.data.sources import ArraySource
@@ -172,9 +172,7 @@ class TableProblem(ClassConditionalProblem):
         generator = self.generator
         with torch.no_grad():
             self.class_size.copy_(torch.from_numpy(np.bincount(codes, minlength=n_classes)))
-            if self.config.copula_start:
-                generator.base.fit(Z[:, generator.numeric_index.cpu().numpy()], C, codes)
-            self._start_category_shares(Z, codes)
+            generator.fit_start(Z, C, codes, seed, gaussian=self.config.copula_start)
         train, valid = validation_split(codes, self.config.validation_share, seed)
         tensors = {"x": torch.from_numpy(Z), "cond": torch.from_numpy(C), "label": torch.from_numpy(codes)}
         self.source = ArraySource(**{k: v[train].to(device) for k, v in tensors.items()})
@@ -187,17 +185,6 @@ class TableProblem(ClassConditionalProblem):
         self.valid_rows = torch.cat([held["x"], held["cond"]], dim=1)
         self.valid_y, self.valid_c = held["label"], held["cond"]
         self.valid_z = torch.randn(len(valid), generator.input_dim, generator=gen).to(device)
-
-    def _start_category_shares(self, Z: np.ndarray, codes: np.ndarray) -> None:
-        """Start each categorical block's logits at the class's category shares (log)."""
-        offsets = self.generator.residual.class_offset.weight
-        at = self.generator.n_numeric
-        for start, stop in self.generator.categorical_blocks:
-            for k in range(offsets.shape[0]):
-                rows = Z[codes == k, start:stop]
-                shares = rows.mean(0) if len(rows) else np.full(stop - start, 1 / (stop - start))
-                offsets[k, at : at + stop - start] = torch.from_numpy(np.log(shares + 1e-3))
-            at += stop - start
 
     def real_batch(self, rows: dict[str, torch.Tensor]) -> Batch:
         return Batch(torch.cat([rows["x"], rows["cond"]], dim=1), rows["label"], {"cond": rows["cond"]})
@@ -371,8 +358,8 @@ class TabularGAN(GenerativeModel):
         inputs = data.drop(columns=[labels_key]) if labels_key is not None else data
         cleaned = clean_table(inputs, categorical)
         groups = resolve_groups(data, composition, exclude=roles, renormalise=renormalise)
-        features = to_proportions(inputs.drop(columns=conditions), groups)
-        clean = to_proportions(cleaned.drop(columns=conditions), groups)
+        features = to_learnt_scale(inputs.drop(columns=conditions), groups)
+        clean = to_learnt_scale(cleaned.drop(columns=conditions), groups)
         cond_clean = cleaned[conditions] if conditions else None
         codes = self._codes(label_values(data, labels_key), fitting=True)
         if self.problem is not None and self.encoder is not None:  # continuing: the table must not change
@@ -394,7 +381,8 @@ class TabularGAN(GenerativeModel):
         )
         self.dtypes = {str(c): str(data[c].dtype) for c in data.columns}
         C = self._encode_conditions(cond_clean, len(data))
-        return self.encoder.encode(clean, codes), C, codes
+        ties = np.random.default_rng(self.seed)  # training rows spread across their CDF steps
+        return self.encoder.encode(clean, codes, ties), C, codes
 
     def _codes(self, labels: np.ndarray, fitting: bool = False) -> np.ndarray:
         if fitting and not self.categories:
@@ -540,7 +528,7 @@ class TabularGAN(GenerativeModel):
         assert self.encoder is not None
         values = self.encoder.decode(Z, codes)
         if self.groups:
-            from_proportions(values, self.groups, self._presence(Z, codes))
+            from_learnt_scale(values, self.groups, self._presence(Z, codes))
         return values
 
     def _presence(self, Z: np.ndarray, codes: np.ndarray) -> dict[Hashable, np.ndarray]:

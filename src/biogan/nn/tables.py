@@ -2,11 +2,14 @@
 
 Rows live in normal-score space (every numeric column through its empirical CDF to a standard normal;
 categories one-hot). :class:`CopulaBase` is the per-class Gaussian copula of those scores, conditioned on
-the row's covariates: ``x0 = mean[y] + gain[y] c + chol[y] z``. It is what a statistician would fit in a
-second, and it is the generator's starting point: :class:`CopulaResidualGenerator` adds a network's
-residual (output layer started near zero) to ``x0``, so at step 0 the GAN *is* the copula and the
-adversarial game only has to learn what a Gaussian dependence misses (non-linear relations, clusters,
-zero patterns). Categorical columns are drawn from the network's logits (Gumbel-softmax while training).
+the row's covariates: ``x0 = mean[y] + gain[y] c + chol[y] z``. A categorical column takes part through a
+latent score (its category's CDF step of the class's shares, the rows spread evenly inside the step, to a
+normal score): the category whose step holds ``Phi(score)`` is the copula's draw, so categories depend on the
+numeric columns (and each other) as in a statistician's copula. That copula is the generator's starting
+point: :class:`CopulaResidualGenerator` adds a network's residual (output layer started near zero) to the
+numeric scores and to the logits of the copula's categories, so at step 0 the GAN *is* the copula and the
+adversarial game only has to learn what a Gaussian dependence misses (non-linear relations, clusters, zero
+patterns). Categories are drawn from the logits (Gumbel-softmax while training).
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import special
 from sklearn.covariance import LedoitWolf
 from torch import nn
 
+from biogan.data.tables import spread_ties
 from biogan.nn.generators import ConditionalMLPGenerator
 
 MIN_CLASS_ROWS = 3  # fewer rows than this: the class borrows the pooled covariance
 JITTER = 1e-4
+OTHER_CATEGORIES = 1e-3  # share of the start logits left to the categories the copula did not draw
 
 
 class CopulaBase(nn.Module):
@@ -124,11 +130,13 @@ def _conditional(mean: np.ndarray, cov: np.ndarray, m: int) -> tuple[np.ndarray,
 
 
 class CopulaResidualGenerator(nn.Module):
-    """Copula start plus a conditional MLP's residual; one-hot blocks from the MLP's logits.
+    """Copula start plus a conditional MLP's residual; one-hot blocks from the copula's category and the
+    MLP's logits.
 
-    ``forward(z, y, c)`` takes noise of size ``n_numeric + noise_dim`` (the copula's share first), class
-    codes and covariate scores ``c`` (width ``n_conditions``, may be 0), and returns rows in the encoded
-    layout: numeric columns at ``numeric_index``, one-hot blocks at ``categorical_blocks``.
+    ``forward(z, y, c)`` takes noise of size ``n_base + noise_dim`` (the copula's share first: one per
+    numeric column and one per categorical column), class codes and covariate scores ``c`` (width
+    ``n_conditions``, may be 0), and returns rows in the encoded layout: numeric columns at
+    ``numeric_index``, one-hot blocks at ``categorical_blocks``.
 
     Parameters
     ----------
@@ -163,30 +171,105 @@ class CopulaResidualGenerator(nn.Module):
             in_block[a:b] = True
         numeric = np.flatnonzero(~in_block)
         self.n_numeric, self.noise_dim, self.tau = len(numeric), noise_dim, tau
+        self.n_base = self.n_numeric + len(self.categorical_blocks)
         self.register_buffer("numeric_index", torch.from_numpy(numeric))
         order = np.concatenate([numeric, np.flatnonzero(in_block)])
         self.register_buffer("inverse_order", torch.from_numpy(np.argsort(order)))
-        self.base = CopulaBase(n_classes, self.n_numeric, n_conditions)
+        # Upper end of every category's CDF step per class (blocks side by side): the copula's category.
+        self.register_buffer("category_cuts", torch.ones(n_classes, int(in_block.sum())))
+        self.base = CopulaBase(n_classes, self.n_base, n_conditions)
         self.residual = ConditionalMLPGenerator(
-            noise_dim, n_classes, width, hidden, n_covariates=self.n_numeric + n_conditions
+            noise_dim, n_classes, width, hidden, n_covariates=self.n_base + n_conditions
         )
 
     @property
     def input_dim(self) -> int:
         """Noise size ``forward`` expects."""
-        return self.n_numeric + self.noise_dim
+        return self.n_base + self.noise_dim
+
+    @torch.no_grad()
+    def fit_start(
+        self, Z: np.ndarray, c: np.ndarray, codes: np.ndarray, seed: int, gaussian: bool = True
+    ) -> None:
+        """Fit the copula start to encoded rows ``Z`` (covariate scores ``c``, class ``codes``): each
+        class's category shares, and (``gaussian``) the Gaussian of numeric and latent category scores;
+        without it the start is independent standard normal scores and categories at their shares."""
+        n_classes = self.category_cuts.shape[0]
+        onehot = Z[:, ~np.isin(np.arange(Z.shape[1]), self.numeric_index.cpu().numpy())]
+        cuts = np.stack(
+            [_cumulative_shares(onehot[codes == k], self.categorical_blocks) for k in range(n_classes)]
+        )
+        self.category_cuts.copy_(torch.as_tensor(cuts, dtype=torch.float32))
+        if not gaussian:
+            return
+        rng = np.random.default_rng(seed)
+        scores = _category_scores(onehot, cuts[codes], codes, self.categorical_blocks, rng)
+        self.base.fit(np.hstack([Z[:, self.numeric_index.cpu().numpy()], scores]), c, codes)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        start = self.base(z[:, : self.n_numeric], y, c)
-        h = self.residual(z[:, self.n_numeric :], y, torch.cat([start, c], dim=1))
-        numeric = start + h[:, : self.n_numeric]
-        logits = h[:, self.n_numeric :]
+        start = self.base(z[:, : self.n_base], y, c)
+        h = self.residual(z[:, self.n_base :], y, torch.cat([start, c], dim=1))
+        numeric = start[:, : self.n_numeric] + h[:, : self.n_numeric]
+        logits = h[:, self.n_numeric :] + self._start_logits(start[:, self.n_numeric :], y)
         blocks, at = [numeric], 0
         for a, b in self.categorical_blocks:
             block = logits[:, at : at + b - a]
             blocks.append(F.gumbel_softmax(block, tau=self.tau, hard=not self.training))
             at += b - a
         return torch.cat(blocks, dim=1)[:, self.inverse_order]
+
+    def _start_logits(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities putting ``1 - OTHER_CATEGORIES`` on the category whose CDF step holds each
+        latent score's level."""
+        parts, at = [], 0
+        for j, (a, b) in enumerate(self.categorical_blocks):
+            upper = self.category_cuts[y, at : at + b - a]
+            lower = torch.cat([torch.zeros_like(upper[:, :1]), upper[:, :-1]], dim=1)
+            level = torch.special.ndtr(scores[:, j : j + 1])
+            drawn = (level >= lower) & ((level < upper) | (upper >= 1))
+            drawn &= torch.cumsum(drawn, dim=1) == 1  # one category even where steps touch
+            other = OTHER_CATEGORIES / max(b - a - 1, 1)
+            parts.append(torch.where(drawn, 1 - OTHER_CATEGORIES, other).log())
+            at += b - a
+        if not parts:
+            return scores.new_zeros(len(scores), 0)
+        return torch.cat(parts, dim=1)
+
+
+def _cumulative_shares(onehot: np.ndarray, blocks: list[tuple[int, int]]) -> np.ndarray:
+    """Upper ends of the categories' CDF steps (shares in code order) of every block, side by side; a
+    class without rows gets equal shares."""
+    cuts, at = [], 0
+    for a, b in blocks:
+        rows = onehot[:, at : at + b - a]
+        shares = rows.mean(0) if len(rows) else np.full(b - a, 1 / (b - a))
+        cuts.append(np.cumsum(shares))
+        cuts[-1][-1] = 1.0
+        at += b - a
+    return np.concatenate(cuts) if cuts else np.zeros(0)
+
+
+def _category_scores(
+    onehot: np.ndarray,
+    cuts: np.ndarray,
+    codes: np.ndarray,
+    blocks: list[tuple[int, int]],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Each row's latent normal score per block: inside its category's CDF step (the row's class's
+    ``cuts``), the rows of one class and category spread evenly across it in a random order."""
+    scores, at = [], 0
+    n = max(len(onehot), 1)
+    for a, b in blocks:
+        upper = cuts[:, at : at + b - a]
+        lower = np.hstack([np.zeros((len(upper), 1)), upper[:, :-1]])
+        pick = onehot[:, at : at + b - a].argmax(1)
+        rows = np.arange(len(onehot))
+        where = spread_ties(codes * (b - a) + pick, rng)
+        level = lower[rows, pick] + where * (upper[rows, pick] - lower[rows, pick])
+        scores.append(special.ndtri(np.clip(level, 0.5 / n, 1 - 0.5 / n)))
+        at += b - a
+    return np.column_stack(scores) if scores else np.zeros((len(onehot), 0))
 
 
 __all__ = ["CopulaBase", "CopulaResidualGenerator"]

@@ -39,15 +39,17 @@ class DataProblem(nn.Module):
     """What every problem shares: a data ``source`` (``None`` once trained and saved) and its sampler."""
 
     source: ArraySource | None = None
+    train_rows: np.ndarray | None = None  # rows the critic may see (None: all; the rest validate)
 
     def make_sampler(self, seed: int, rank: int, world_size: int) -> Sampler:
-        """Uniform epochs over every row of ``source`` (block-shuffled when it is on disk), sharded per
-        rank (override to stratify)."""
+        """Uniform epochs over the training rows of ``source`` (block-shuffled when it is on disk),
+        sharded per rank (override to stratify)."""
         if self.source is None:
             from biogan.errors import NotFittedError
 
             raise NotFittedError("this model has no training data attached")
-        return self.source.shuffle_sampler(np.arange(len(self.source)), seed, rank, world_size)
+        rows = np.arange(len(self.source)) if self.train_rows is None else self.train_rows
+        return self.source.shuffle_sampler(rows, seed, rank, world_size)
 
 
 class AdversarialProblem(DataProblem):
