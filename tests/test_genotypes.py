@@ -192,7 +192,7 @@ def test_privacy_gate_trips_on_copies_of_training_haplotypes(trained, region):
 @pytest.mark.slow
 def test_short_training_beats_independent_snps_on_ld(region):
     train, held = region.subset(range(0, 150, 2)), region.subset(range(1, 150, 2))
-    model = GenotypeGAN(seed=0).fit(train, max_steps=400, progress=False)
+    model = GenotypeGAN(seed=0).fit(train, max_steps=600, progress=False)
     synthetic = model.sample(len(held), seed=1, check_privacy=False).haplotypes()
     real = held.haplotypes()
     rng = np.random.default_rng(0)

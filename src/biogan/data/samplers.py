@@ -346,13 +346,17 @@ class BlockClassSampler(Sampler):
         self._orders = {}
 
 
-def validation_split(codes: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Training and validation rows, stratified by class; classes too small to give one validation row
-    stay whole in training. No split (both all rows) when the validation part would hold fewer than
-    ``2 * MIN_SAMPLES`` rows."""
+def validation_split(
+    codes: np.ndarray, share: float, seed: int, keep_small_classes: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation rows, stratified by class. A class too small to give one validation row
+    stays whole in training with ``keep_small_classes``, else it cancels the split. No split (both all
+    rows) when the validation part would hold fewer than ``2 * MIN_SAMPLES`` rows."""
     rows = np.arange(len(codes))
     sizes = np.bincount(codes)
     splittable = sizes[codes] * share >= 1
+    if not keep_small_classes and not splittable.all():
+        return rows, rows
     if share <= 0 or share * splittable.sum() < 2 * MIN_SAMPLES:
         return rows, rows
     train, valid = train_test_split(

@@ -158,7 +158,7 @@ class CountGANProblem(AdversarialProblem):
             )
         components, component_label = split_labels(data.X, data.codes, len(data.categories), config, seed)
         problem = cls(data.X.shape[1], len(component_label), config)
-        train, valid = validation_split(data.codes, config.validation_share, seed)
+        train, valid = validation_split(data.codes, config.validation_share, seed, keep_small_classes=True)
         problem.train_rows = train if len(valid) < data.n_cells else None
         problem.fit_statistics(data, components, component_label, seed, lib, valid)
         return problem

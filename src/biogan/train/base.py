@@ -217,7 +217,8 @@ class TrainerBase:
         first = self.step
         if cfg.eval_every and self.step == 0 and self.best is None:
             self._evaluate()  # the starting point competes too: training must beat it to be kept
-        while self.step < max_steps:
+        # A run resumed from the checkpoint written when early stopping ended it must not train further.
+        while self.step < max_steps and not self._stalled():
             self.problem.train()
             self._accumulate(self.train_step())
             self.step += 1
