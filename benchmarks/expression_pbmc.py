@@ -83,23 +83,12 @@ def composition(held: Any) -> dict[str, int]:
     return held.obs[LABEL].astype(str).value_counts().to_dict()
 
 
-def log_pcs(a: np.ndarray, b: np.ndarray, n_pcs: int = 50) -> tuple[np.ndarray, np.ndarray]:
-    """Both sets on the first principal components of log-normalised counts, fit on their union."""
-    from sklearn.decomposition import PCA
-
-    from biogan.data.preprocessing import log_normalize
-
-    la, lb = log_normalize(a), log_normalize(b)
-    pca = PCA(min(n_pcs, la.shape[1]), random_state=0).fit(np.vstack([la, lb]))
-    return pca.transform(la), pca.transform(lb)
-
-
 def judge(held_counts: Any, synth_counts: np.ndarray, seed: int) -> float:
     """RF C2ST AUROC of generated against held-out cells on 50 PCs of the union (the table's judge)."""
-    from biogan.metrics.two_sample import c2st_auc
+    from biogan.data.preprocessing import log_normalize
+    from biogan.metrics.two_sample import c2st_auc, joint_pca
 
-    real = held_counts.toarray() if hasattr(held_counts, "toarray") else np.asarray(held_counts)
-    pa, pb = log_pcs(real, synth_counts)
+    pa, pb = joint_pca(log_normalize(held_counts), log_normalize(synth_counts), 50)
     return c2st_auc(pa, pb, "rf", seed=seed)
 
 

@@ -353,11 +353,9 @@ def validation_split(
     stays whole in training with ``keep_small_classes``, else it cancels the split. No split (both all
     rows) when the validation part would hold fewer than ``2 * MIN_SAMPLES`` rows."""
     rows = np.arange(len(codes))
-    sizes = np.bincount(codes)
-    splittable = sizes[codes] * share >= 1
-    if not keep_small_classes and not splittable.all():
-        return rows, rows
-    if share <= 0 or share * splittable.sum() < 2 * MIN_SAMPLES:
+    splittable = np.bincount(codes)[codes] * share >= 1
+    too_few = share * splittable.sum() < 2 * MIN_SAMPLES
+    if share <= 0 or too_few or not (keep_small_classes or splittable.all()):
         return rows, rows
     train, valid = train_test_split(
         rows[splittable], test_size=share, random_state=seed, stratify=codes[splittable]

@@ -35,10 +35,15 @@ def check_wgan_settings(config: Any) -> None:
     check_split_and_penalty(config)
 
 
+def check_validation_share(share: float) -> None:
+    """The share of training data a model holds out to validate on: in [0, 0.5)."""
+    if not 0 <= share < 0.5:
+        raise ValueError(f"validation_share must be in [0, 0.5), not {share}")
+
+
 def check_split_and_penalty(config: Any) -> None:
     """The validation share and gradient-penalty weight of a WGAN-GP model config."""
-    if not 0 <= config.validation_share < 0.5:
-        raise ValueError(f"validation_share must be in [0, 0.5), not {config.validation_share}")
+    check_validation_share(config.validation_share)
     if config.gp_weight <= 0:
         raise ValueError("WGAN-GP needs gp_weight > 0")
 

@@ -40,6 +40,7 @@ from biogan.data.sources import ArraySource
 from biogan.errors import InvalidDataError, NotFittedError
 from biogan.losses import AdversarialLoss, mmd2_rbf
 from biogan.models._base import CountModel
+from biogan.models._shared import check_validation_share
 from biogan.models.registry import register_model
 from biogan.nn import CountGenerator, ProjectionCritic, binomial_thinning, sample_counts, sample_log_library
 from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
@@ -115,8 +116,7 @@ class ExpressionGANConfig:
             raise ValueError(f"count_noise must be 'nb' or 'poisson', not {self.count_noise!r}")
         if self.loss == "wgan-gp" and self.gp_weight <= 0:
             raise ValueError("the wgan-gp loss needs gp_weight > 0")
-        if not 0 <= self.validation_share < 0.5:
-            raise ValueError(f"validation_share must be in [0, 0.5), not {self.validation_share}")
+        check_validation_share(self.validation_share)
 
 
 class CountGANProblem(AdversarialProblem):
@@ -200,12 +200,14 @@ class CountGANProblem(AdversarialProblem):
         n = self.config.n_monitor
         rng = np.random.default_rng(seed)
         idx = np.sort(rng.choice(valid, min(n, len(valid)), replace=False))
-        log_x = torch.from_numpy(log_normalize(data.X[idx]))
-        x = (log_x - self.gene_mean.cpu()) / self.gene_std.cpu()
         # The basis is fit on unstandardised log expression, like the C2ST of the benchmarks, of up to
-        # n_monitor cells of any part (a few dozen held-out cells would give a noisy basis).
+        # n_monitor cells of any part (a few dozen held-out cells would give a noisy basis); both sets
+        # are read in one pass (on disk, random cells touch many blocks).
         fit_on = np.sort(rng.choice(data.n_cells, min(n, data.n_cells), replace=False))
-        log_fit = torch.from_numpy(log_normalize(data.X[fit_on]))
+        cells = np.union1d(idx, fit_on)
+        log_cells = torch.from_numpy(log_normalize(data.X[cells]))
+        log_x, log_fit = (log_cells[np.searchsorted(cells, part)] for part in (idx, fit_on))
+        x = (log_x - self.gene_mean.cpu()) / self.gene_std.cpu()
         center = log_fit.mean(0)
         _, _, v = torch.linalg.svd(log_fit - center, full_matrices=False)
         gen = torch.Generator().manual_seed(seed)

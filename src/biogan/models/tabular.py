@@ -62,7 +62,7 @@ from biogan.data.validation import (
 from biogan.errors import InvalidDataError, NotFittedError, UnknownLabelError
 from biogan.losses import AdversarialLoss, mmd2_rbf
 from biogan.models._base import GenerativeModel
-from biogan.models._shared import requested_codes, requested_size
+from biogan.models._shared import check_validation_share, requested_codes, requested_size
 from biogan.models.registry import register_model
 from biogan.nn import CopulaResidualGenerator, ProjectionCritic
 from biogan.train import AdversarialTrainer, Batch, ClassConditionalProblem, TrainConfig
@@ -132,8 +132,7 @@ class TabularGANConfig:
             raise ValueError(f"class_sampling must be one of {CLASS_WEIGHTS}, not {self.class_sampling!r}")
         if self.loss == "wgan-gp" and self.gp_weight <= 0:
             raise ValueError("the wgan-gp loss needs gp_weight > 0")
-        if not 0 <= self.validation_share < 0.5:
-            raise ValueError(f"validation_share must be in [0, 0.5), not {self.validation_share}")
+        check_validation_share(self.validation_share)
 
 
 class TableProblem(ClassConditionalProblem):

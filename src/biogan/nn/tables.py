@@ -195,7 +195,8 @@ class CopulaResidualGenerator(nn.Module):
         class's category shares, and (``gaussian``) the Gaussian of numeric and latent category scores;
         without it the start is independent standard normal scores and categories at their shares."""
         n_classes = self.category_cuts.shape[0]
-        onehot = Z[:, ~np.isin(np.arange(Z.shape[1]), self.numeric_index.cpu().numpy())]
+        numeric = self.numeric_index.cpu().numpy()
+        onehot = np.delete(Z, numeric, axis=1)  # the one-hot blocks, side by side in layout order
         cuts = np.stack(
             [_cumulative_shares(onehot[codes == k], self.categorical_blocks) for k in range(n_classes)]
         )
@@ -204,7 +205,7 @@ class CopulaResidualGenerator(nn.Module):
             return
         rng = np.random.default_rng(seed)
         scores = _category_scores(onehot, cuts[codes], codes, self.categorical_blocks, rng)
-        self.base.fit(np.hstack([Z[:, self.numeric_index.cpu().numpy()], scores]), c, codes)
+        self.base.fit(np.hstack([Z[:, numeric], scores]), c, codes)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         start = self.base(z[:, : self.n_base], y, c)
