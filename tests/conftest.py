@@ -24,6 +24,7 @@ TINY = dict(
     log_every=2,
     eval_every=2,
     checkpoint_every=2,
+    generator_warmup=0,  # a few steps must move the generator
 )
 
 

@@ -185,11 +185,12 @@ def test_validation_cells_are_held_out_from_the_critic_and_are_the_reference(sma
 
 
 def test_default_step_budget_follows_the_number_of_cells(small):
-    """40 epochs of the critic's cells, between 2,000 and 20,000 steps; early stopping is on."""
-    for batch, expected in ((32, 2000), (2, 3000), (1, 6000)):  # 150 critic cells of 200
-        settings = {**TINY, "batch_size": batch, "validation_share": 0.25}
+    """The warm-up and ramp plus 40 epochs of the critic's cells, rounded up to a validation step, at most
+    20,000 steps; early stopping is on."""
+    for batch, warmup, expected in ((32, 100, 388), (2, 0, 3000), (1, 9, 6018), (1, 8000, 20_000)):
+        settings = {**TINY, "batch_size": batch, "generator_warmup": warmup, "validation_share": 0.25}
         model = biogan.ExpressionGAN(small, seed=0, device="cpu", **settings)
-        assert len(model.problem.train_rows) == 150
+        assert len(model.problem.train_rows) == 150  # critic cells of 200
         assert model.default_max_steps() == expected
     assert biogan.ExpressionGANConfig().train.patience > 0
     with pytest.raises(NotFittedError):
@@ -209,3 +210,39 @@ def test_early_stopping_keeps_the_best_validated_step_of_a_degrading_run(small):
     kept = model._sampler.state_dict()
     for name, value in trainer.best["state"].items():
         torch.testing.assert_close(kept[name], value)
+
+
+def test_generator_keeps_its_start_while_the_critic_warms_up(small):
+    """With ``generator_warmup=w`` the generator's weights do not move for ``w`` steps (the critic's do),
+    then its learning rate ramps up linearly to the configured one at ``2 w``."""
+    settings = {**TINY, "generator_warmup": 4, "eval_every": 0}
+    model = biogan.ExpressionGAN(small, seed=0, device="cpu", **settings)
+    start = {k: v.clone() for k, v in model.problem.generator.state_dict().items()}
+    critic = {k: v.clone() for k, v in model.problem.critic.state_dict().items()}
+    model.fit(max_steps=4, progress=False)
+    for name, value in model.problem.generator.state_dict().items():
+        torch.testing.assert_close(value, start[name])
+    assert any(not torch.equal(v, critic[k]) for k, v in model.problem.critic.state_dict().items())
+    model.fit(max_steps=6, progress=False)  # continues: steps 4 and 5 have learning rates 0 and lr / 4
+    assert any(not torch.equal(v, start[k]) for k, v in model.problem.generator.state_dict().items())
+    trainer, lr = model.trainer, model.config.train.lr_generator
+    for step, expected in ((0, 0.0), (4, 0.0), (6, lr / 2), (8, lr), (100, lr)):
+        trainer.step = step
+        assert trainer.generator_lr() == pytest.approx(expected)
+
+
+def test_minibatch_spread_tells_a_collapsed_batch_from_a_varied_one(small):
+    """The critic's minibatch feature is 0 for identical cells and positive for varied ones; a model with
+    it trains and saves like any other."""
+    from biogan.nn.critics import MinibatchStd
+
+    spread = MinibatchStd(4)
+    same = torch.ones(8, 5)
+    varied = torch.randn(8, 5, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(spread(same), torch.full((8, 1), 1e-4), atol=1e-5)
+    assert (spread(varied) > 0.3).all()
+    assert spread(varied[:7]).abs().max() == 0  # 7 cells: no group of 4 fits, the feature is off
+    model = biogan.ExpressionGAN(small, seed=0, device="cpu", minibatch_group=4, **TINY)
+    model.fit(max_steps=3, progress=False)
+    assert np.isfinite(model.history["critic_loss"]).all()
+    assert model.problem.critic.head.in_features == TINY["critic_hidden"][-1] + 1

@@ -46,7 +46,7 @@ from biogan.nn import CountGenerator, ProjectionCritic, binomial_thinning, sampl
 from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainConfig
 
 MONITOR_KEYS = ("x", "y", "log_lib", "z", "basis", "center")
-EPOCHS, MIN_STEPS, MAX_STEPS = 40, 2000, 20_000  # the default step budget (default_max_steps)
+EPOCHS, MAX_STEPS = 40, 20_000  # the default step budget (default_max_steps)
 
 
 @dataclass
@@ -63,6 +63,9 @@ class ExpressionGANConfig:
         Dropout in the critic (regularises it on small data sets).
     spectral_norm
         Spectral-normalise the critic.
+    minibatch_group
+        Above 1, the critic also reads the spread of its features within groups of this many cells
+        (minibatch standard deviation, a PacGAN-like view of more than one cell); 0 disables.
     loss
         ``"wgan-gp"``, ``"minimax"`` (non-saturating) or ``"hinge"``.
     gp_weight
@@ -89,8 +92,10 @@ class ExpressionGANConfig:
         log expression), the best-scoring EMA weights are kept and training stops after ``patience``
         scores without improvement.
     train
-        Optimisation settings of the shared loop (scored every 50 steps, stopped after 10 scores
-        without improvement).
+        Optimisation settings of the shared loop: scored every 50 steps, stopped after 10 scores without
+        improvement; the critic learns alone for the first 100 steps and the generator's learning rate
+        ramps up over the next 100 (``generator_warmup``), so the generator keeps its fitted start until
+        the critic can tell it something.
     """
 
     noise_dim: int = 64
@@ -98,17 +103,20 @@ class ExpressionGANConfig:
     critic_hidden: tuple[int, ...] = (512, 256)
     critic_dropout: float = 0.3
     spectral_norm: bool = False
+    minibatch_group: int = 0
     loss: str = "wgan-gp"
     gp_weight: float = 10.0
     count_noise: str = "nb"
     dispersion_scale: float = 1.0
     learn_dispersion: bool = True
     thinning: float = 0.5
-    cells_per_subcluster: int = 30
+    cells_per_subcluster: int = 20
     max_subclusters: int = 12
     n_monitor: int = 512
     validation_share: float = 0.1
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(eval_every=50, patience=10))
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(eval_every=50, patience=10, generator_warmup=100)
+    )
 
     def __post_init__(self) -> None:
         AdversarialLoss(self.loss)  # validates the name
@@ -133,7 +141,12 @@ class CountGANProblem(AdversarialProblem):
         self.config = config
         self.generator = make_generator(n_genes, n_components, config)
         self.critic = ProjectionCritic(
-            n_genes, n_components, config.critic_hidden, config.critic_dropout, config.spectral_norm
+            n_genes,
+            n_components,
+            config.critic_hidden,
+            config.critic_dropout,
+            config.spectral_norm,
+            config.minibatch_group,
         )
         zeros = torch.zeros
         self.register_buffer("component_label", zeros(n_components, dtype=torch.long))
@@ -409,14 +422,21 @@ class ExpressionGAN(CountModel):
         return self
 
     def default_max_steps(self) -> int:
-        """The step budget :meth:`fit` uses by default: 40 epochs of the critic's cells, at least
-        2,000 and at most 20,000 steps (early stopping usually ends training sooner)."""
+        """The step budget :meth:`fit` uses by default: the critic's warm-up and the generator's ramp
+        (``2 * generator_warmup``) plus 40 epochs of the critic's cells, rounded up to a validation step,
+        at most 20,000 steps (early stopping may end training sooner).
+
+        On a few hundred cells this is a few hundred steps: there, longer adversarial training moves the
+        generator away from held-out cells (BENCHMARKS.md, issue 12)."""
         problem = self.problem
         if problem is None or problem.source is None:
             raise NotFittedError("build ExpressionGAN from training data first")
         cells = len(problem.source) if problem.train_rows is None else len(problem.train_rows)
-        epochs = EPOCHS * cells / self.config.train.batch_size
-        return int(np.clip(math.ceil(epochs), MIN_STEPS, MAX_STEPS))
+        train = self.config.train
+        steps = 2 * train.generator_warmup + math.ceil(EPOCHS * cells / train.batch_size)
+        if train.eval_every:  # the last steps are validated too
+            steps = math.ceil(steps / train.eval_every) * train.eval_every
+        return min(steps, MAX_STEPS)
 
     # ------------------------------------------------------------------ sampling
     def _label_sizes(self) -> np.ndarray:

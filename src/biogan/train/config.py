@@ -62,6 +62,11 @@ class TrainConfig(ScheduleConfig):
         Adam moment decays.
     ema_decay
         Decay of the generator weight average used for sampling (warmed up over the first steps).
+    generator_warmup
+        For this many steps only the critic learns (the generator's learning rate is 0), then the
+        generator's rate ramps up linearly over as many steps. A generator that starts from fitted
+        statistics (ExpressionGAN) is otherwise pushed off them by the first gradients of an untrained
+        critic.
     precision
         ``"fp32"``, or ``"bf16"``: networks run under :func:`torch.autocast` with bfloat16 (matrix products in
         bf16, count sampling and losses in fp32; no loss scaling needed). Fastest on GPUs with bf16 units.
@@ -76,6 +81,7 @@ class TrainConfig(ScheduleConfig):
     beta1: float = 0.5
     beta2: float = 0.9
     ema_decay: float = 0.999
+    generator_warmup: int = 0
     precision: str = "fp32"
     compile: bool = False
 
@@ -87,6 +93,8 @@ class TrainConfig(ScheduleConfig):
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, not {self.precision!r}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay}")
+        if self.generator_warmup < 0:
+            raise ValueError(f"generator_warmup must be >= 0 steps, not {self.generator_warmup}")
 
 
 @dataclass

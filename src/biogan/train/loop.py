@@ -73,6 +73,8 @@ class AdversarialTrainer(TrainerBase):
                 loss, logs = problem.critic_loss(real, fake, self.critic)
             self._optimizer_step(self.opt_d, loss)
         problem.critic.requires_grad_(False)  # no wasted gradients into the critic
+        for group in self.opt_g.param_groups:
+            group["lr"] = self.generator_lr()
         with self._autocast():
             real = problem.real_batch(self.loader.next())
             fake = problem.fake_batch(real, self.generator)
@@ -81,6 +83,13 @@ class AdversarialTrainer(TrainerBase):
         problem.critic.requires_grad_(True)  # trainable again for the next critic updates
         update_ema(self.ema, problem.generator, min(cfg.ema_decay, (1 + self.step) / (10 + self.step)))
         return {**logs, **generator_logs}
+
+    def generator_lr(self) -> float:
+        """The generator's learning rate at this step: 0 during the critic's warm-up, then a linear ramp."""
+        warmup = self.config.generator_warmup
+        if warmup == 0:
+            return self.config.lr_generator
+        return self.config.lr_generator * min(1.0, max(0.0, self.step / warmup - 1.0))
 
     def kept_module(self) -> nn.Module:
         return self.ema
