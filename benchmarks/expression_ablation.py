@@ -23,7 +23,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, measured, utc_stamp
-from expression_pbmc import PBMC3K, RESULTS, composition, data_dir, run_baseline, split
+from expression_pbmc import RESULTS, available, composition, run_baseline, split
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -81,10 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    for dataset in args.datasets.split(","):
-        if dataset == "pbmc3k" and not (data_dir() / PBMC3K).exists():
-            print(f"skip pbmc3k: {data_dir() / PBMC3K} not found (set BIOGAN_DATA_DIR)", flush=True)
-            continue
+    for dataset in filter(available, args.datasets.split(",")):
         rows = [row for seed in args.seeds for row in one_seed(dataset, seed)]
         frame = pd.DataFrame(rows)
         table = frame.groupby("method", sort=False).agg(

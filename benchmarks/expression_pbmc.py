@@ -79,6 +79,14 @@ def _halves(dataset: str, seed: int) -> tuple[Any, Any]:
     return train[~empty].copy(), held
 
 
+def available(dataset: str) -> bool:
+    """Whether ``dataset`` can be read here (pbmc3k needs ``$BIOGAN_DATA_DIR``); says so when not."""
+    if dataset == "pbmc3k" and not (data_dir() / PBMC3K).exists():
+        print(f"skip pbmc3k: {data_dir() / PBMC3K} not found (set BIOGAN_DATA_DIR)", flush=True)
+        return False
+    return True
+
+
 def composition(held: Any) -> dict[str, int]:
     return held.obs[LABEL].astype(str).value_counts().to_dict()
 
@@ -260,10 +268,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    for dataset in args.datasets.split(","):
-        if dataset == "pbmc3k" and not (data_dir() / PBMC3K).exists():
-            print(f"skip pbmc3k: {data_dir() / PBMC3K} not found (set BIOGAN_DATA_DIR)", flush=True)
-            continue
+    for dataset in filter(available, args.datasets.split(",")):
         rows: list[dict] = []
         tracked: list[dict] = []
         for seed in args.seeds:

@@ -48,7 +48,7 @@ class ProjectionCritic(nn.Module):
         self.features = mlp([in_dim, *hidden], "leaky_relu", dropout=dropout, spectral_norm=spectral_norm)
         width = hidden[-1] if hidden else in_dim
         self.spread = MinibatchStd(minibatch_group) if minibatch_group > 1 else None
-        head_in = width + (self.spread is not None)
+        head_in = width + 1 if self.spread is not None else width  # + the spread feature
         self.head = maybe_spectral_norm(nn.Linear(head_in, 1), spectral_norm)
         self.class_embedding = maybe_spectral_norm(nn.Embedding(n_classes, width), spectral_norm)
         if not spectral_norm:  # a zero matrix has no spectral norm to divide by
