@@ -79,6 +79,44 @@ def test_randomised_ties_give_normal_scores_that_decode_to_the_tied_values():
     np.testing.assert_array_equal(encoder.encode(clean, np.random.default_rng(1)), spread[:, None])
 
 
+def test_smoothed_marginals_look_like_fresh_draws_and_interpolation_does_not():
+    """Interpolating between 221 observed values piles generated ones into the short gaps between close
+    training values, which a forest on that one column already spots; Harrell-Davis quantiles do not."""
+    rng = np.random.default_rng(0)
+    train, fresh = rng.gamma(2.0, 1.0, 221).round(3), rng.gamma(2.0, 1.0, 1000).round(3)
+    z = rng.standard_normal((1000, 1))
+    auc = {}
+    for smooth in (False, True):
+        encoder = QuantileTableEncoder(pd.DataFrame({"x": train}), ["continuous"], smooth=smooth)
+        auc[smooth] = c2st_auc(encoder.decode(z)["x"][:, None], fresh[:, None])
+    assert auc[True] < 0.58 < 0.62 < auc[False]
+
+
+def test_smoothed_marginals_keep_end_atoms_range_and_recorded_precision():
+    rng = np.random.default_rng(0)
+    n = 400
+    share = np.where(rng.random(n) < 0.5, 0.0, np.minimum(rng.lognormal(3, 1, n), 100.0)).round(2)
+    share[:20] = 100.0  # a capped part: an atom at the maximum
+    whole = rng.poisson(80, n).astype(float)
+    whole[:12] += 0.5  # a few half values in a column of whole numbers
+    clean = pd.DataFrame({"share": share, "bp": whole})
+    encoder = QuantileTableEncoder(clean, ["continuous", "continuous"], smooth=True)
+    back = encoder.decode(np.random.default_rng(1).standard_normal((20_000, 2)))
+    assert abs((back["share"] == 0).mean() - (share == 0).mean()) < 0.02  # exact zeros kept
+    assert abs((back["share"] == 100).mean() - (share == 100).mean()) < 0.01  # and the cap
+    for name in clean:
+        assert clean[name].min() <= back[name].min() and back[name].max() <= clean[name].max()
+    assert (back["bp"] % 1 != 0).mean() < 0.1  # mostly whole, as recorded
+    assert len(np.unique(back["share"])) > 2 * len(np.unique(share))  # values between the observed ones
+    restored = QuantileTableEncoder.from_dict(json.loads(json.dumps(encoder.to_dict())))
+    z = np.random.default_rng(2).standard_normal((50, 2))
+    pd.testing.assert_frame_equal(pd.DataFrame(restored.decode(z)), pd.DataFrame(encoder.decode(z)))
+    old = encoder.to_dict()
+    old.pop("smoothed"), old.pop("precision")  # a model saved before smoothing decodes as it did
+    plain = QuantileTableEncoder(clean, ["continuous", "continuous"])
+    np.testing.assert_array_equal(QuantileTableEncoder.from_dict(old).decode(z)["bp"], plain.decode(z)["bp"])
+
+
 def test_sample_keeps_columns_dtypes_labels_and_seed(fitted, table):
     synth = fitted.sample(labels={1: 25, 0: 5}, seed=3)
     assert list(synth.columns) == list(table.columns)

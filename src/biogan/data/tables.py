@@ -196,6 +196,11 @@ class QuantileTableEncoder:
     saved model needs no pickle; note that for up to ``n_quantiles`` rows the quantiles are the sorted
     observed values of each column (marginals, never whole rows).
 
+    With ``smooth=True`` decoding goes through Harrell–Davis quantiles (:func:`smoothed_quantiles`)
+    instead: interpolating between the observed order statistics piles generated values into the short
+    gaps between close training values, which a classifier on one column already tells from fresh data
+    (RF C2ST ~0.60 on 221 rows of a gamma variable; Harrell–Davis ~0.52, two fresh samples 0.51).
+
     Parameters
     ----------
     clean
@@ -204,9 +209,13 @@ class QuantileTableEncoder:
         Output of :func:`infer_column_types`.
     n_quantiles
         Quantiles kept per numeric column (at most the number of rows).
+    smooth
+        Decode through smoothed quantiles (encoding always uses the observed ones).
     """
 
-    def __init__(self, clean: pd.DataFrame, kinds: list[str], n_quantiles: int = 1000) -> None:
+    def __init__(
+        self, clean: pd.DataFrame, kinds: list[str], n_quantiles: int = 1000, smooth: bool = False
+    ) -> None:
         missing = clean.isna().sum()
         if missing.any():
             bad = {str(k): int(v) for k, v in missing[missing > 0].items()}
@@ -217,6 +226,10 @@ class QuantileTableEncoder:
         n = min(n_quantiles, len(clean))
         self.codecs: list[ColumnCodec] = []
         self.quantiles: dict[str, list[float]] = {}
+        # With smoothing: the smoothed quantiles, and for continuous columns the decimals of the observed
+        # value nearest each level (a column of mostly whole numbers with a few finer ones stays so).
+        self.smoothed: dict[str, list[float]] | None = {} if smooth else None
+        self.precision: dict[str, list[int]] = {}
         for name, kind in zip(clean.columns, kinds, strict=True):
             col = clean[name]
             if kind == CATEGORICAL:
@@ -228,8 +241,18 @@ class QuantileTableEncoder:
                 self.codecs.append(
                     ColumnCodec(name, kind, float(values.min()), float(values.max()), [], decimals)
                 )
-                self.quantiles[str(name)] = np.quantile(values, np.linspace(0, 1, n)).tolist()
+                self._learn_quantiles(self.codecs[-1], values, n)
         self.blocks, self.width = _layout(self.codecs)
+
+    def _learn_quantiles(self, codec: ColumnCodec, values: np.ndarray, n: int) -> None:
+        name, levels = str(codec.name), np.linspace(0, 1, n)
+        self.quantiles[name] = np.quantile(values, levels).tolist()
+        if self.smoothed is None:
+            return
+        self.smoothed[name] = smoothed_quantiles(values, levels).tolist()
+        if codec.kind == CONTINUOUS:
+            nearest = np.sort(values)[np.rint(levels * (len(values) - 1)).astype(int)]
+            self.precision[name] = value_decimals(nearest).tolist()
 
     @property
     def categorical_blocks(self) -> list[tuple[int, int]]:
@@ -273,11 +296,16 @@ class QuantileTableEncoder:
             if codec.kind == CATEGORICAL:
                 out[codec.name] = _most_likely_category(Z[:, block], codec)
                 continue
-            q = np.asarray(self.quantiles[str(codec.name)])
+            name = str(codec.name)
+            q = np.asarray((self.quantiles if self.smoothed is None else self.smoothed)[name])
             levels = _from_rank_level(special.ndtr(Z[:, block.start].astype(np.float64)), len(q))
             values = np.interp(levels, np.linspace(0, 1, len(q)), q)
             if codec.kind == INTEGER:
                 values = np.round(values)
+            elif name in self.precision:
+                values = _round_to(
+                    values, np.asarray(self.precision[name])[np.rint(levels * (len(q) - 1)).astype(int)]
+                )
             elif codec.decimals is not None:
                 values = np.round(values, codec.decimals)
             out[codec.name] = values
@@ -288,12 +316,22 @@ class QuantileTableEncoder:
         class), with the same columns, categories and layout."""
         n = min(n_quantiles, len(clean))
         out = copy.copy(self)
-        out.quantiles = {
-            str(c.name): np.quantile(clean[c.name].to_numpy(float), np.linspace(0, 1, n)).tolist()
-            for c in self.codecs
-            if c.kind != CATEGORICAL
-        }
+        out.quantiles, out.smoothed, out.precision = {}, None if self.smoothed is None else {}, {}
+        for c in self.codecs:
+            if c.kind != CATEGORICAL:
+                out._learn_quantiles(c, clean[c.name].to_numpy(float), n)
         return out
+
+    def tables(self) -> dict[str, Any]:
+        """The per-column tables (observed and smoothed quantiles, precision), JSON-ready."""
+        return {"quantiles": self.quantiles, "smoothed": self.smoothed, "precision": self.precision}
+
+    def set_tables(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`tables` returned (models saved before smoothing have only quantiles)."""
+        self.quantiles = {str(k): list(v) for k, v in state["quantiles"].items()}
+        smoothed = state.get("smoothed")
+        self.smoothed = None if smoothed is None else {str(k): list(v) for k, v in smoothed.items()}
+        self.precision = {str(k): list(v) for k, v in state.get("precision", {}).items()}
 
     def zero_share(self, name: Hashable) -> float:
         """Share of a numeric column's quantiles at its smallest value (the CDF step of tied minima)."""
@@ -314,7 +352,7 @@ class QuantileTableEncoder:
                 }
                 for c in self.codecs
             ],
-            "quantiles": self.quantiles,
+            **self.tables(),
         }
 
     @classmethod
@@ -322,7 +360,7 @@ class QuantileTableEncoder:
         """Rebuild an encoder written by :meth:`to_dict`."""
         encoder = cls.__new__(cls)
         encoder.codecs = [ColumnCodec(**c) for c in state["columns"]]
-        encoder.quantiles = {str(k): list(v) for k, v in state["quantiles"].items()}
+        encoder.set_tables(state)
         encoder.blocks, encoder.width = _layout(encoder.codecs)
         return encoder
 
@@ -342,6 +380,8 @@ class PerClassEncoder:
         Number of classes.
     min_rows
         Fewest rows for a class to get its own marginals.
+    smooth
+        As in :class:`QuantileTableEncoder`.
     """
 
     def __init__(
@@ -352,8 +392,9 @@ class PerClassEncoder:
         n_classes: int,
         n_quantiles: int = 1000,
         min_rows: int = 20,
+        smooth: bool = False,
     ) -> None:
-        self.pooled = QuantileTableEncoder(clean, kinds, n_quantiles)
+        self.pooled = QuantileTableEncoder(clean, kinds, n_quantiles, smooth)
         self.classes: list[QuantileTableEncoder | None] = [
             self.pooled.with_quantiles_of(clean[codes == k], n_quantiles)
             if (codes == k).sum() >= min_rows
@@ -406,7 +447,7 @@ class PerClassEncoder:
     def to_dict(self) -> dict:
         return {
             "pooled": self.pooled.to_dict(),
-            "classes": [None if e is None else e.quantiles for e in self.classes],
+            "classes": [None if e is None else e.tables() for e in self.classes],
         }
 
     @classmethod
@@ -414,17 +455,57 @@ class PerClassEncoder:
         encoder = cls.__new__(cls)
         encoder.pooled = QuantileTableEncoder.from_dict(state["pooled"])
         encoder.classes = []
-        for quantiles in state["classes"]:
-            if quantiles is None:
+        for tables in state["classes"]:
+            if tables is None:
                 encoder.classes.append(None)
                 continue
             one = copy.copy(encoder.pooled)
-            one.quantiles = {str(k): list(v) for k, v in quantiles.items()}
+            one.set_tables(tables if "quantiles" in tables else {"quantiles": tables})
             encoder.classes.append(one)
         return encoder
 
 
 MAX_DECIMALS = 4
+MAX_SMOOTHED_ROWS = 10_000  # beyond this, Harrell–Davis runs on this many evenly spaced order statistics
+
+
+def smoothed_quantiles(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Harrell–Davis quantiles of ``values`` at CDF ``levels`` (as :func:`numpy.quantile` reads them:
+    level ``p`` sits at position ``p (n - 1)`` of the sorted values), point masses at the ends kept.
+
+    Each quantile is a Beta-weighted mean of all order statistics (Harrell & Davis 1982), so the
+    quantile function is smooth and monotone and stays inside the observed range; a run of two or more
+    rows tied at the minimum or the maximum (a part's exact zeros, a detection limit, 100 %) is kept as
+    an exact step, and the values between are smoothed on their own.
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    out = np.quantile(x, levels)
+    low = int(np.searchsorted(x, x[0], "right"))
+    high = n - int(np.searchsorted(x, x[-1], "left"))
+    low, high = (low if low >= 2 else 0), (high if high >= 2 else 0)
+    inner = x[low : n - high]
+    if len(inner) < 2:  # two-valued or constant: nothing between the steps to smooth
+        return out
+    position = np.asarray(levels, dtype=float) * (n - 1)
+    inside = (position - low + 1) / (len(inner) + 1)  # plotting positions i / (m + 1) of the inner values
+    body = (inside > 0) & (inside < 1)
+    if len(inner) > MAX_SMOOTHED_ROWS:
+        inner = np.quantile(inner, np.linspace(0, 1, MAX_SMOOTHED_ROWS))
+    out[body] = _harrell_davis(inner, inside[body])
+    return out
+
+
+def _harrell_davis(x: np.ndarray, levels: np.ndarray, chunk: int = 250) -> np.ndarray:
+    """Harrell–Davis estimates at ``levels`` in (0, 1) from sorted ``x``."""
+    m = len(x)
+    edges = np.arange(m + 1) / m
+    out = np.empty(len(levels))
+    for at in range(0, len(levels), chunk):  # bounds the (levels x m) weight matrix
+        p = levels[at : at + chunk, None]
+        weights = np.diff(special.betainc((m + 1) * p, (m + 1) * (1 - p), edges[None]), axis=1)
+        out[at : at + chunk] = weights @ x
+    return out
 
 
 def recorded_decimals(values: np.ndarray, max_decimals: int = MAX_DECIMALS) -> int | None:
@@ -432,12 +513,27 @@ def recorded_decimals(values: np.ndarray, max_decimals: int = MAX_DECIMALS) -> i
     ``max_decimals``: generated values are given the precision the data were recorded at, since a
     classifier tells a continuous value from a grid of recorded ones."""
     values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    for decimals in range(max_decimals + 1):
+    decimals = int(value_decimals(values[np.isfinite(values)], max_decimals).max(initial=0))
+    return decimals if decimals <= max_decimals else None
+
+
+def value_decimals(values: np.ndarray, max_decimals: int = MAX_DECIMALS) -> np.ndarray:
+    """The fewest decimals that write each value exactly; ``max_decimals + 1`` where more are needed."""
+    values = np.asarray(values, dtype=float)
+    out = np.full(values.shape, max_decimals + 1)
+    for decimals in range(max_decimals, -1, -1):
         scaled = values * 10.0**decimals
-        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1.0, np.abs(scaled))):
-            return decimals
-    return None
+        out[np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1.0, np.abs(scaled))] = decimals
+    return out
+
+
+def _round_to(values: np.ndarray, decimals: np.ndarray) -> np.ndarray:
+    """Each value rounded to its own number of decimals (``> MAX_DECIMALS``: left as it is)."""
+    out = values.copy()
+    for d in np.unique(decimals[decimals <= MAX_DECIMALS]):
+        rows = decimals == d
+        out[rows] = np.round(values[rows], int(d))
+    return out
 
 
 def spread_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
