@@ -177,7 +177,8 @@ ABLATION = {
     "defaults": {},
     "output=gumbel": {"output": "gumbel"},
     "output=softmax": {"output": "softmax"},
-    "lr 1e-3": {"lr_generator": 1e-3, "lr_critic": 1e-3},
+    "lr 5e-4 (the former default)": {"lr_generator": 5e-4, "lr_critic": 5e-4},
+    "minibatch_std": {"minibatch_std": True},
     "channels=64, n_blocks=2": {"channels": 64, "n_blocks": 2},
 }
 

@@ -149,6 +149,20 @@ def test_early_stopping_keeps_the_best_validated_step(proteins):
         assert trainer.best["score"] == pytest.approx(scores.validation_score.min())
 
 
+def test_minibatch_std_critic_sees_how_varied_a_batch_is():
+    from biogan.nn.sequences import SequenceCritic
+
+    torch.manual_seed(0)
+    tokens = torch.randint(1, 21, (8, 12))
+    varied = torch.nn.functional.one_hot(tokens, 21).float()
+    collapsed = varied[:1].expand(8, -1, -1)
+    y = torch.zeros(8, dtype=torch.long)
+    for spread, differs in ((True, True), (False, False)):
+        critic = SequenceCritic(12, 21, 1, channels=8, n_blocks=1, minibatch_std=spread)
+        in_collapsed = critic(collapsed, y)[0]  # the same first sequence in a collapsed batch
+        assert (not torch.allclose(critic(varied, y)[0], in_collapsed)) == differs
+
+
 def test_feedback_raises_a_simple_score(proteins):
     def lysine_share(seqs):
         return [s.count("K") / len(s) for s in seqs]
@@ -158,6 +172,18 @@ def test_feedback_raises_a_simple_score(proteins):
     assert len(rounds) == 5 and rounds.replaced.iloc[:4].gt(0).all()
     assert rounds.training_mean_score.iloc[3] > rounds.training_mean_score.iloc[0]
     assert rounds.mean_score.iloc[-1] > rounds.mean_score.iloc[0]
+
+
+def test_feedback_continues_from_the_best_validated_weights(proteins):
+    model = SequenceGAN(seed=0, **TINY).fit(proteins, max_steps=40, progress=False)
+    best = {k: v.clone() for k, v in model.trainer.best_state().items()}
+    model.config.train.eval_every = 0  # 20 more steps that cannot replace the best weights
+    model.fit(proteins, max_steps=60, progress=False)
+    generator = model.problem.generator
+    assert any(not torch.equal(p, best[k]) for k, p in generator.state_dict().items())
+    model.trainer.restart_from_best()
+    for module in (generator, model.trainer.ema):
+        assert all(torch.equal(p, best[k]) for k, p in module.state_dict().items())
 
 
 def test_feedback_accepts_a_classifier_on_kmer_features(proteins):

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from biogan.nn.critics import MinibatchStd
+
 OUTPUTS = ("gumbel", "argmax", "softmax")
 
 
@@ -166,6 +168,7 @@ class SequenceCritic(nn.Module):
         n_blocks: int = 5,
         kernel: int = 5,
         kmer_size: int = 2,
+        minibatch_std: bool = False,
     ) -> None:
         super().__init__()
         self.from_symbols = nn.Conv1d(n_symbols, channels, 1)
@@ -176,8 +179,9 @@ class SequenceCritic(nn.Module):
         self.kmer_head = nn.Sequential(
             nn.Linear(kmer_width(n_symbols - 1, kmer_size), 4 * channels),
             nn.LeakyReLU(0.2),
-            nn.Linear(4 * channels, 1),
+            nn.Linear(4 * channels + minibatch_std, 1),
         )
+        self.spread = MinibatchStd() if minibatch_std else None
         self.class_embedding = nn.Embedding(n_classes, channels * length)
         nn.init.zeros_(self.class_embedding.weight)
 
@@ -190,7 +194,10 @@ class SequenceCritic(nn.Module):
         pooled = (h * letters).sum(-1) / letters.sum(-1).clamp_min(1)
         flat = h.flatten(1)
         score = self.head(flat).squeeze(-1) + self.pooled_head(pooled).squeeze(-1)
-        score = score + self.kmer_head(kmer_features(x, self.k)).squeeze(-1)
+        kmers = self.kmer_head[:2](kmer_features(x, self.k))
+        if self.spread is not None:  # ProGAN's batch-diversity feature on the k-mer content
+            kmers = torch.cat([kmers, self.spread(kmers)], dim=1)
+        score = score + self.kmer_head[2](kmers).squeeze(-1)
         return score + (self.class_embedding(y) * flat).sum(-1)
 
 

@@ -100,6 +100,12 @@ class AdversarialTrainer(TrainerBase):
     def monitor(self) -> dict[str, float]:
         return self.problem.monitor(self.ema)
 
+    def restart_from_best(self) -> None:
+        """Continue training from the best validated weights (generator and EMA alike)."""
+        state = self.best_state()
+        self.problem.generator.load_state_dict(state)
+        self.ema.load_state_dict(state)
+
     def sampling_generator(self) -> nn.Module:
         """The generator to sample from: the best validated EMA weights if any, else the current EMA."""
         best = make_ema(self.ema)
