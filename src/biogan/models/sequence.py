@@ -368,7 +368,7 @@ class SequenceGAN(GenerativeModel):
         # The sampled EMA must follow the moving data within a round: a horizon of a tenth of a round
         # (the default 0.999 averages over 1,000 steps and would lag several rounds behind).
         schedule.eval_every = 0
-        schedule.ema_decay = min(schedule.ema_decay, feedback_ema_decay(steps_per_round))
+        schedule.ema_decay = min(schedule.ema_decay, max(0.0, 1 - 10 / steps_per_round))
         rows = []
         try:
             for r in range(rounds):
@@ -484,11 +484,6 @@ class SequenceGAN(GenerativeModel):
         return SequenceProblem(
             self.max_length, self.alphabet, len(self.categories), self.min_length, self.config
         )
-
-
-def feedback_ema_decay(steps_per_round: int) -> float:
-    """EMA decay of the sampled generator during feedback: a horizon of a tenth of a round."""
-    return max(0.0, 1 - 10 / steps_per_round)
 
 
 class FeedbackPool:

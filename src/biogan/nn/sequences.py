@@ -194,6 +194,7 @@ class SequenceCritic(nn.Module):
         pooled = (h * letters).sum(-1) / letters.sum(-1).clamp_min(1)
         flat = h.flatten(1)
         score = self.head(flat).squeeze(-1) + self.pooled_head(pooled).squeeze(-1)
+        # The spread joins before the last layer; one Sequential keeps saved models' parameter names.
         kmers = self.kmer_head[:2](kmer_features(x, self.k))
         if self.spread is not None:  # ProGAN's batch-diversity feature on the k-mer content
             kmers = torch.cat([kmers, self.spread(kmers)], dim=1)
