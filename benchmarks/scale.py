@@ -22,7 +22,8 @@ threads) that reports its own peak RSS (``ru_maxrss``, interpreter and imports i
 * **ddp**: ``torchrun --nproc_per_node=2 -m biogan train expression ... --backed --device cpu`` (gloo) on
   the 100k file for ``--train-seconds``; per-rank cells/s from the steps it reports.
 * **quality**: the bundled 700-cell pbmc68k split 350/350 (``stratified_split``, seed 0); ``ExpressionGAN``
-  with its defaults trained in memory and from a backed ``.h5ad`` of the same training cells, seeds 0 and 1;
+  with its defaults trained in memory and from a backed ``.h5ad`` of the same training cells, for each of
+  ``--quality-seeds`` (0 and 1 unless given); mean and sd per mode over the seeds;
   judged by :func:`biogan.evaluate` against the held-out half (C2ST AUROC and MMD beside the real-vs-real
   control).
 
@@ -244,6 +245,7 @@ def main() -> None:
     parser.add_argument("--train-seconds", type=float, default=90)
     parser.add_argument("--sample-cells", type=int, default=1_000_000)
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {','.join(PARTS)}")
+    parser.add_argument("--quality-seeds", default="0,1", help="training seeds of the quality part")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--worker", default=None)
     parser.add_argument("--kwargs", default="{}")
@@ -299,7 +301,7 @@ def main() -> None:
     quality = []
     if "quality" in parts and not args.quick:
         for backed in (False, True):
-            for seed in (0, 1):
+            for seed in (int(s) for s in args.quality_seeds.split(",")):
                 r = run_worker("quality", backed=backed, seed=seed, folder=str(work))
                 quality.append({"mode": "backed" if backed else "in memory", "seed": seed, **r})
                 print({k: v for k, v in quality[-1].items() if k != "table"}, flush=True)
@@ -311,7 +313,8 @@ def report(rows, epochs, sample, ddp, quality, args) -> None:
 
     print(f"\n## Scale — {utc_stamp()} — {machine()}\n")
     print(f"command: python benchmarks/scale.py --sizes {args.sizes} --train-seconds {args.train_seconds:g} "
-          f"--sample-cells {args.sample_cells} --parts {args.parts}\n")  # fmt: skip
+          f"--sample-cells {args.sample_cells} --parts {args.parts} "
+          f"--quality-seeds {args.quality_seeds}\n")  # fmt: skip
     if rows:
         frame = pd.DataFrame(rows)
         frame["peak_rss_gib"] = frame.pop("peak_rss_mb") / 1024
@@ -347,6 +350,9 @@ def report(rows, epochs, sample, ddp, quality, args) -> None:
         table["control"] = frame.groupby("metric", sort=False)["control"].first()
         print("\nQuality, pbmc68k 350/350 (biogan.evaluate, overall rows; control = real vs real)\n")
         print(table.round(4).to_markdown())
+        spread = frame.groupby(["metric", "mode"], sort=False)["value"].agg(["mean", "std", "count"])
+        print("\nMean and sd over seeds per mode\n")
+        print(spread.unstack("mode").round(4).to_markdown())
         print(
             "\n"
             + pd.DataFrame([{k: v for k, v in q.items() if k != "table"} for q in quality])

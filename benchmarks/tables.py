@@ -42,6 +42,9 @@ and the composition metrics when the metric set takes ``composition=``; plus a r
 the held-out half trained on synthetic rows (control: on the train half), the largest gap of
 neutrophil-% means by age decile (nhanes), the share of negative parts (compositions), and wall time
 (fit + sample) and peak RSS of each method, measured in its own process (``_common.measured``).
+The Gaussian copula and TabularGAN, the two methods a bar compares, are scored on ``DRAWS`` synthetic
+tables per set and seed (the copula refitted per draw, TabularGAN fitted once and sampled per draw) and
+each metric averaged over them; every other method on one table.
 
 Results are cached per (set, seed, method) in ``benchmarks/results/tables_cache/`` (JSON + the synthetic
 rows as CSV) under a hash of the method's version string: TabularGAN's includes hashes of its source
@@ -99,6 +102,14 @@ SPLIT_VERSION = "split-v2"  # v2: nielsenhb rows closed
 METRICS_VERSION = "metrics-v2"
 CONDITION_BINS = 20  # quantile bins of a continuous condition, for the rejection sampling of CTGAN / TVAE
 POOL_FACTOR = 30  # CTGAN / TVAE draw at most this many times the requested rows while rejecting
+# Synthetic tables drawn per fitted method and scored, the metrics averaged over them: on a few hundred
+# held-out rows one draw's RF C2ST moves by ~0.025 (diabetes copula 0.58-0.67 across draws of one split),
+# as much as the gaps the bars ask about. Draw d samples with seed + DRAW_STRIDE * d (d = 0: the seed).
+DRAWS = 5
+DRAW_STRIDE = 1000
+# Only the two methods a bar compares are drawn DRAWS times: every other peer scores >= 0.78 (mostly
+# >= 0.9), far from any comparison, and CTGAN / TVAE would have to be refitted (hours here).
+MULTI_DRAW = ("copula", "tabulargan")
 TABULARGAN_FILES = (
     "src/biogan/models/tabular.py",
     "src/biogan/data/tables.py",
@@ -689,9 +700,15 @@ def tabulargan_supports() -> tuple[set[str], set[str]]:
 
 
 def tabulargan(
-    train: pd.DataFrame, request: pd.DataFrame, layout: Layout, seed: int, max_steps: int | None
-) -> pd.DataFrame:
-    """biogan's TabularGAN with its defaults (``max_steps`` only for --quick), called as a user would."""
+    train: pd.DataFrame,
+    request: pd.DataFrame,
+    layout: Layout,
+    seed: int,
+    max_steps: int | None,
+    sample_seeds: list[int],
+) -> list[pd.DataFrame]:
+    """biogan's TabularGAN with its defaults (``max_steps`` only for --quick), called as a user would:
+    one fit, one table per sampling seed."""
     from biogan import TabularGAN
 
     fit_params, _ = tabulargan_supports()
@@ -710,35 +727,40 @@ def tabulargan(
         kwargs["max_steps"] = max_steps
     model = TabularGAN(seed=seed, device="cpu").fit(train, **kwargs)
     if layout.conditions:
-        return model.sample(conditions=request, seed=seed)
+        return [model.sample(conditions=request, seed=s) for s in sample_seeds]
     if layout.label:
-        counts = request[layout.label].value_counts()
-        return model.sample(labels={k: int(v) for k, v in counts.items()}, seed=seed)
-    return model.sample(n=len(request), seed=seed)
+        counts = {k: int(v) for k, v in request[layout.label].value_counts().items()}
+        return [model.sample(labels=counts, seed=s) for s in sample_seeds]
+    return [model.sample(n=len(request), seed=s) for s in sample_seeds]
+
+
+def n_draws(method: str) -> int:
+    return DRAWS if method in MULTI_DRAW else 1
 
 
 def run_method(
     method: str, train: pd.DataFrame, request: pd.DataFrame, layout: Layout, seed: int, quick: bool
 ) -> tuple[str, Any]:
-    """One method in the measuring process: ``("ok", (synthetic, unmatched))`` or ``("error", text)``."""
+    """One method in the measuring process: ``("ok", (synthetic tables, unmatched))`` (one table per
+    draw) or ``("error", text)``. The statistical peers are fitted again per draw (their rank ties are
+    broken at random too); TabularGAN is fitted once and sampled per draw (see ``MULTI_DRAW``)."""
     threadpool_limits(1)
+    seeds = [seed + DRAW_STRIDE * d for d in range(n_draws(method))]
+    peers = {"marginals": independent_marginals, "copula": gaussian_copula, "dirichlet": dirichlet_peer}
     try:
         unmatched = 0
-        if method == "marginals":
-            synth = independent_marginals(train, request, layout, seed)
-        elif method == "copula":
-            synth = gaussian_copula(train, request, layout, seed)
-        elif method == "dirichlet":
-            synth = dirichlet_peer(train, request, layout, seed)
+        if method in peers:
+            synths = [peers[method](train, request, layout, s) for s in seeds]
         elif method in ("ctgan", "tvae"):
             synth, unmatched = ctgan_family(
                 method, train, request, layout, seed, QUICK_EPOCHS if quick else None
             )
+            synths = [synth]
         elif method == "tabulargan":
-            synth = tabulargan(train, request, layout, seed, QUICK_STEPS if quick else None)
+            synths = tabulargan(train, request, layout, seed, QUICK_STEPS if quick else None, seeds)
         else:
             raise KeyError(method)
-        return "ok", (synth, unmatched)
+        return "ok", (synths, unmatched)
     except Exception:  # reported in the table; the benchmark goes on
         return "error", traceback.format_exc()
 
@@ -853,6 +875,31 @@ def score(
     return value, control, notes
 
 
+DRAW_COLUMN = "__draw__"
+DRAWS_NOTE = "RF C2ST of each draw"
+
+
+def split_draws(joined: pd.DataFrame) -> list[pd.DataFrame]:
+    """The draws of a cached CSV (older caches hold one draw and no draw column)."""
+    if DRAW_COLUMN not in joined.columns:
+        return [joined]
+    return [part.drop(columns=DRAW_COLUMN).reset_index(drop=True) for _, part in joined.groupby(DRAW_COLUMN)]
+
+
+def score_draws(
+    synths: list[pd.DataFrame], train: pd.DataFrame, test: pd.DataFrame, layout: Layout, seed: int
+) -> tuple[dict[str, float], dict[str, float], list[str]]:
+    """:func:`score` of every draw: each metric's mean over the draws, the control (scored once per
+    draw, the same every time), the notes of all draws without repeats."""
+    scored = [score(s, train, test, layout, seed) for s in synths]
+    value = {metric: float(np.mean([v[metric] for v, _, _ in scored])) for metric in scored[0][0]}
+    notes = list(dict.fromkeys(n for _, _, ns in scored for n in ns))
+    if len(scored) > 1:
+        rf = ", ".join(f"{v.get('c2st_rf_auc', np.nan):.3f}" for v, _, _ in scored)
+        notes.append(f"{DRAWS_NOTE}: {rf}")
+    return value, scored[0][1], notes
+
+
 # ---------------------------------------------------------------------------------------- cache
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else "absent"
@@ -871,6 +918,8 @@ def method_version(method: str, quick: bool) -> str:
         parts["ctgan"] = _package_version("ctgan")
     if method == "tabulargan":
         parts["files"] = {f: _sha(REPO / f) for f in TABULARGAN_FILES}
+    if n_draws(method) > 1:
+        parts["draws"] = n_draws(method)
     return json.dumps(parts, sort_keys=True)
 
 
@@ -914,8 +963,8 @@ def run_cell(
         record = json.loads(json_path.read_text())
         if record.get("metrics_version") == mversion:
             return record
-        synth = pd.read_csv(csv_path)
-        record["value"], record["control"], record["notes"] = score(synth, train, test, layout, seed)
+        synths = split_draws(pd.read_csv(csv_path))
+        record["value"], record["control"], record["notes"] = score_draws(synths, train, test, layout, seed)
         record["metrics_version"] = mversion
         json_path.write_text(json.dumps(record, indent=1))
         print(f"  {data.name} seed {seed} {method}: re-scored cached rows (metric code changed)", flush=True)
@@ -924,8 +973,8 @@ def run_cell(
     if status == "error":
         print(f"  {data.name} seed {seed} {method}: FAILED\n{result}", flush=True)
         return {"method": method, "seed": seed, "error": result.strip().splitlines()[-1]}
-    synth, unmatched = result
-    value, control, notes = score(synth, train, test, layout, seed)
+    synths, unmatched = result
+    value, control, notes = score_draws(synths, train, test, layout, seed)
     if unmatched:
         notes.append(f"{unmatched} requested rows had no match after rejection and took any drawn row")
     record = {
@@ -936,14 +985,16 @@ def run_cell(
         "metrics_version": mversion,
         "seconds": seconds,
         "peak_rss_mib": peak,
-        "rows": len(synth),
+        "rows": len(synths[0]),
+        "draws": len(synths),
         "value": value,
         "control": control,
         "notes": notes,
         "date": utc_stamp(),
     }
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    synth.to_csv(csv_path, index=False)
+    joined = pd.concat([s.assign(**{DRAW_COLUMN: d}) for d, s in enumerate(synths)], ignore_index=True)
+    joined.to_csv(csv_path, index=False)
     json_path.write_text(json.dumps(record, indent=1))
     return record
 
@@ -1024,6 +1075,8 @@ def _notes(records: list[dict]) -> list[str]:
                 kind, detail = re.sub(r"^\d+ requested", "N requested", note), ""
                 if kind != note:
                     detail = f"N = {note.split()[0]}"
+                if note.startswith(DRAWS_NOTE):
+                    kind, detail = DRAWS_NOTE, note.split(": ", 1)[1]
             found.setdefault((METHODS[r["method"]][0], kind), []).append(
                 f"seed {r['seed']}" + (f" {detail}" if detail else "")
             )
