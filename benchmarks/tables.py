@@ -103,7 +103,7 @@ METRICS_VERSION = "metrics-v2"
 CONDITION_BINS = 20  # quantile bins of a continuous condition, for the rejection sampling of CTGAN / TVAE
 POOL_FACTOR = 30  # CTGAN / TVAE draw at most this many times the requested rows while rejecting
 # Synthetic tables drawn per fitted method and scored, the metrics averaged over them: on a few hundred
-# held-out rows one draw's RF C2ST moves by ~0.025 (diabetes copula 0.58-0.67 across draws of one split),
+# held-out rows one draw's RF C2ST moves by ~0.025 (the copula's 5 draws on breast split 2: 0.597-0.686),
 # as much as the gaps the bars ask about. Draw d samples with seed + DRAW_STRIDE * d (d = 0: the seed).
 DRAWS = 5
 DRAW_STRIDE = 1000
@@ -735,15 +735,16 @@ def tabulargan(
 
 
 def n_draws(method: str) -> int:
+    """Synthetic tables scored for ``method`` (``DRAWS`` for the ``MULTI_DRAW`` methods, else one)."""
     return DRAWS if method in MULTI_DRAW else 1
 
 
 def run_method(
     method: str, train: pd.DataFrame, request: pd.DataFrame, layout: Layout, seed: int, quick: bool
 ) -> tuple[str, Any]:
-    """One method in the measuring process: ``("ok", (synthetic tables, unmatched))`` (one table per
-    draw) or ``("error", text)``. The statistical peers are fitted again per draw (their rank ties are
-    broken at random too); TabularGAN is fitted once and sampled per draw (see ``MULTI_DRAW``)."""
+    """One method in the measuring process: ``("ok", (synthetic tables, unmatched))``, one table per
+    draw (:func:`n_draws`), or ``("error", text)``. A statistical peer is refitted per draw (its rank
+    ties are broken at random); TabularGAN is fitted once and sampled per draw."""
     threadpool_limits(1)
     seeds = [seed + DRAW_STRIDE * d for d in range(n_draws(method))]
     peers = {"marginals": independent_marginals, "copula": gaussian_copula, "dirichlet": dirichlet_peer}
