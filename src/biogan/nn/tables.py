@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import special
-from sklearn.covariance import LedoitWolf
+from sklearn.covariance import LedoitWolf, ShrunkCovariance
 from torch import nn
 
 from biogan.data.tables import spread_ties
@@ -61,21 +61,22 @@ class CopulaBase(nn.Module):
         return torch.cat([c, hinges.flatten(1)], dim=1)
 
     @torch.no_grad()
-    def fit(self, x: np.ndarray, c: np.ndarray, codes: np.ndarray) -> None:
-        """Fit every class's Gaussian of ``[features(c), x]`` (Ledoit–Wolf shrinkage) and condition it on
-        the features; the covariates' own Gaussian too."""
+    def fit(self, x: np.ndarray, c: np.ndarray, codes: np.ndarray, max_shrinkage: float = 1.0) -> None:
+        """Fit every class's Gaussian of ``[features(c), x]`` and condition it on the features; the
+        covariates' own Gaussian too. Covariances shrink towards a scaled identity by the Ledoit–Wolf
+        intensity, at most ``max_shrinkage``."""
         n_classes, n_knots = self.mean.shape[0], self.knots.shape[1]
         levels = np.arange(1, n_knots + 1) / (n_knots + 1)
         if c.shape[1]:
             self.knots.copy_(torch.as_tensor(np.quantile(c, levels, axis=0).T, dtype=torch.float32))
         phi = self.features(torch.as_tensor(c, dtype=torch.float32)).double().numpy()
         joint = np.hstack([phi, x]).astype(np.float64)
-        pooled = _shrunk_cov(joint - _class_means(joint, codes, n_classes)[codes])
+        pooled = _shrunk_cov(joint - _class_means(joint, codes, n_classes)[codes], max_shrinkage)
         pooled_c = _shrunk_cov(c - c.mean(0))
         for k in range(n_classes):
             rows, own_c = joint[codes == k], c[codes == k]
             enough = len(rows) >= MIN_CLASS_ROWS
-            cov = _shrunk_cov(rows - rows.mean(0)) if enough else pooled
+            cov = _shrunk_cov(rows - rows.mean(0), max_shrinkage) if enough else pooled
             mean, gain, chol = _conditional(rows.mean(0), cov, phi.shape[1])
             c_cov = _shrunk_cov(own_c - own_c.mean(0)) if enough else pooled_c
             c_chol = np.linalg.cholesky(c_cov + JITTER * np.eye(len(c_cov))) if c.shape[1] else c_cov
@@ -110,10 +111,14 @@ def _class_means(values: np.ndarray, codes: np.ndarray, n_classes: int) -> np.nd
     )
 
 
-def _shrunk_cov(centred: np.ndarray) -> np.ndarray:
+def _shrunk_cov(centred: np.ndarray, cap: float = 1.0) -> np.ndarray:
+    """Ledoit–Wolf covariance, its shrinkage towards a scaled identity held to at most ``cap``."""
     if centred.shape[1] == 0:
         return np.zeros((0, 0))
-    return LedoitWolf(assume_centered=True).fit(centred).covariance_
+    fitted = LedoitWolf(assume_centered=True).fit(centred)
+    if fitted.shrinkage_ <= cap:
+        return fitted.covariance_
+    return ShrunkCovariance(assume_centered=True, shrinkage=cap).fit(centred).covariance_
 
 
 def _conditional(mean: np.ndarray, cov: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -189,11 +194,18 @@ class CopulaResidualGenerator(nn.Module):
 
     @torch.no_grad()
     def fit_start(
-        self, Z: np.ndarray, c: np.ndarray, codes: np.ndarray, seed: int, gaussian: bool = True
+        self,
+        Z: np.ndarray,
+        c: np.ndarray,
+        codes: np.ndarray,
+        seed: int,
+        gaussian: bool = True,
+        max_shrinkage: float = 1.0,
     ) -> None:
         """Fit the copula start to encoded rows ``Z`` (covariate scores ``c``, class ``codes``): each
         class's category shares, and (``gaussian``) the Gaussian of numeric and latent category scores;
-        without it the start is independent standard normal scores and categories at their shares."""
+        without it the start is independent standard normal scores and categories at their shares.
+        ``max_shrinkage`` as in :meth:`CopulaBase.fit`."""
         n_classes = self.category_cuts.shape[0]
         numeric = self.numeric_index.cpu().numpy()
         onehot = np.delete(Z, numeric, axis=1)  # the one-hot blocks, side by side in layout order
@@ -205,7 +217,7 @@ class CopulaResidualGenerator(nn.Module):
             return
         rng = np.random.default_rng(seed)
         scores = _category_scores(onehot, cuts[codes], codes, self.categorical_blocks, rng)
-        self.base.fit(np.hstack([Z[:, numeric], scores]), c, codes)
+        self.base.fit(np.hstack([Z[:, numeric], scores]), c, codes, max_shrinkage)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         start = self.base(z[:, : self.n_base], y, c)
