@@ -293,6 +293,9 @@ def run_gan(train: GenotypeSet, held: GenotypeSet, seed: int, settings: dict):
         "steps": model.trainer.step,
         "kept_step": best["step"] if best else None,
         "own_privacy_check": {k: round(float(v), 4) for k, v in model.privacy.items()},
+        "mixture start (components: held-out score)": {
+            k: round(v, 4) for k, v in model.problem.mixture_scores.items()
+        },
     }
     return synthetic.haplotypes(), info
 
@@ -306,7 +309,8 @@ GENERATORS = {
 
 
 ABLATION = {
-    "defaults (mlp, bernoulli)": {},
+    "defaults (mlp, bernoulli, mixture start)": {},
+    "mixture_components=0 (no mixture start)": {"mixture_components": 0},
     "output=threshold": {"output": "threshold"},
     "minibatch_std=True": {"minibatch_std": True},
     "architecture=conv": {"architecture": "conv"},

@@ -206,6 +206,45 @@ def test_short_training_beats_independent_snps_on_ld(region):
     assert ld_agreement(synthetic) > ld_agreement(independent) + 0.3
 
 
+def _hidden_subpopulations(seed: int = 0, n: int = 150, n_snps: int = 60) -> GenotypeSet:
+    """One label over three hidden groups with their own allele frequencies (1000 Genomes' populations
+    inside a super-population, in miniature)."""
+    rng = np.random.default_rng(seed)
+    freq = rng.choice([0.1, 0.9], size=(3, n_snps))
+    group = np.repeat(np.arange(3), n // 3 * 2)  # both haplotypes of a sample in one group
+    haplotypes = (rng.random((len(group), n_snps)) < freq[group]).astype(np.int8)
+    variants = pd.DataFrame(
+        {"chrom": "1", "pos": np.arange(1, n_snps + 1) * 100_000, "id": ".", "ref": "A", "alt": "G"}
+    )
+    return GenotypeSet.from_haplotypes(haplotypes, variants)
+
+
+def _snp_correlation_error(real: np.ndarray, other: np.ndarray) -> float:
+    upper = np.triu_indices(real.shape[1], 1)
+    return float(np.abs(np.corrcoef(real.T)[upper] - np.corrcoef(other.T)[upper]).mean())
+
+
+def test_mixture_start_finds_hidden_subpopulations():
+    data = _hidden_subpopulations()
+    real = data.haplotypes()
+    model = GenotypeGAN(seed=0, **TINY).fit(data, max_steps=0, progress=False)  # the start alone
+    scores = model.problem.mixture_scores
+    assert min(scores, key=scores.get) >= 3, scores  # one component per label would miss the groups
+    drawn = model.sample(len(data), seed=1, check_privacy=False).haplotypes()
+    rng = np.random.default_rng(1)
+    independent = (rng.random(real.shape) < real.mean(0)).astype(np.int8)
+    # The groups make SNPs correlate (|r| ~ 0.5); independent alleles lose that, the mixture keeps it.
+    assert _snp_correlation_error(real, drawn) < 0.3 * _snp_correlation_error(real, independent)
+    fixed = GenotypeGAN(seed=0, mixture_components=0, **TINY).fit(data, max_steps=0, progress=False)
+    assert fixed.problem.mixture_scores == {} and fixed.problem.generator.base is None
+
+
+@pytest.mark.parametrize("bad", [-1, 17, "many"])
+def test_mixture_components_are_checked(bad):
+    with pytest.raises(ValueError, match="mixture_components"):
+        GenotypeGAN(mixture_components=bad)
+
+
 # ---------------------------------------------------------------------------------------- imputation
 def test_match_features_find_the_row_that_agrees_around_each_snp():
     panel = np.array([[0, 0, 0, 0, 0, 0, 0, 0] * 4, [1, 1, 1, 1, 1, 1, 1, 1] * 4])

@@ -11,7 +11,10 @@ How a synthetic genome is made
    haplotype a function of the noise vector: on the 805 SNPs of Yelmen et al. those came out closer to
    each other than real ones are, AATS's synthetic term 1.0). The whole region is modelled jointly, no
    windows to stitch: dense layers by default (``architecture="mlp"``, as Yelmen et al.), or
-   convolutions along the SNPs (``"conv"``).
+   convolutions along the SNPs (``"conv"``). The network is a residual on a per-label mixture of
+   haplotype clusters (:class:`~biogan.nn.genotypes.BernoulliMixtureBase`, fitted by EM before training,
+   its size chosen on the held-out haplotypes): the first noise coordinate picks the cluster, so at step 0
+   the generator is the mixture.
 3. The critic (:class:`~biogan.nn.genotypes.HaplotypeCritic`) is trained with WGAN-GP in biogan's one
    training schedule.
 4. A held-out tenth of the haplotypes (stratified by label) scores the EMA generator during training
@@ -49,6 +52,7 @@ from biogan.train import AdversarialTrainer, Batch, ClassConditionalProblem, Tra
 
 N_PCS = 20  # principal components of the validation score
 TEMPERATURES = (1.0, 0.8, 0.6, 0.4)
+MIXTURE_COMPONENTS = (1, 2, 4, 8, 16)  # tried per population under mixture_components="auto"
 
 
 @dataclass
@@ -82,6 +86,13 @@ class GenotypeGANConfig:
         Share of the training samples held out to score the generator (stratified by label).
     n_monitor
         Generated haplotypes per validation score.
+    mixture_components
+        Start the generator at a per-population mixture of independent-SNP haplotype clusters
+        (:class:`~biogan.nn.genotypes.BernoulliMixtureBase`, fitted by EM) and train the network as a
+        residual on it: an int fixes the components per population (0: no start, the network learns
+        everything), ``"auto"`` keeps whichever of :data:`MIXTURE_COMPONENTS` scores best on the
+        held-out haplotypes. A super-population label hides sub-populations (26 of them in 1000
+        Genomes) that the principal components separate; a mixture finds them at once.
     max_privacy_loss
         Largest privacy loss (AATS on held-out minus AATS on training haplotypes) the gate lets through.
     train
@@ -100,6 +111,7 @@ class GenotypeGANConfig:
     class_sampling: str = "proportional"
     validation_share: float = 0.1
     n_monitor: int = 512
+    mixture_components: int | str = "auto"
     max_privacy_loss: float = 0.05
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
@@ -112,7 +124,17 @@ class GenotypeGANConfig:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {self.architecture!r}")
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, not {self.output!r}")
+        k = self.mixture_components
+        if k != "auto" and (isinstance(k, str) or not 0 <= k <= max(MIXTURE_COMPONENTS)):
+            raise ValueError(
+                f"mixture_components must be 'auto' or an int in 0..{max(MIXTURE_COMPONENTS)}, not {k!r}"
+            )
         check_wgan_settings(self)
+
+    @property
+    def max_components(self) -> int:
+        """Components the generator's mixture start has room for (0: no start)."""
+        return max(MIXTURE_COMPONENTS) if self.mixture_components == "auto" else int(self.mixture_components)
 
 
 class GenotypeProblem(ClassConditionalProblem):
@@ -129,10 +151,16 @@ class GenotypeProblem(ClassConditionalProblem):
             hidden=config.hidden,
         )
         self.generator = HaplotypeGenerator(
-            config.noise_dim, n_classes, n_snps, **shape, output=config.output
+            config.noise_dim,
+            n_classes,
+            n_snps,
+            **shape,
+            output=config.output,
+            n_components=config.max_components,
         )
         self.critic = HaplotypeCritic(n_snps, n_classes, **shape, minibatch_std=config.minibatch_std)
         self.register_buffer("class_size", torch.ones(n_classes))
+        self.mixture_scores: dict[int, float] = {}  # held-out score per mixture size tried (fit only)
         self.codes = np.zeros(0, dtype=np.int64)
 
     def attach(
@@ -156,6 +184,26 @@ class GenotypeProblem(ClassConditionalProblem):
         self.axes = v[: min(N_PCS, len(held) - 1)].T  # the held-out set's own PCs: a fixed yardstick
         self.valid_pcs = (held - self.center) @ self.axes
         self.valid_y = torch.from_numpy(valid_codes[pick]).to(device)
+        self.mixture_scores = self._fit_mixture(haplotypes, codes, seed)
+
+    def _fit_mixture(self, haplotypes: np.ndarray, codes: np.ndarray, seed: int) -> dict[int, float]:
+        """Fit the generator's mixture start with the configured number of components, or under
+        ``"auto"`` with each of :data:`MIXTURE_COMPONENTS` and keep the best on the held-out score;
+        returns the scores tried."""
+        base = self.generator.base
+        if base is None:
+            return {}
+        setting = self.config.mixture_components
+        tried = MIXTURE_COMPONENTS if setting == "auto" else (int(setting),)
+        scores: dict[int, float] = {}
+        with torch.random.fork_rng(devices=[]):  # training draws the same noise whatever is tried here
+            for k in tried:
+                base.fit(haplotypes, codes, k, seed)
+                torch.manual_seed(seed)
+                scores[k] = self.validation_score(self.generator) or 0.0
+            best = min(scores, key=scores.get)
+            base.fit(haplotypes, codes, best, seed)
+        return scores
 
     def real_batch(self, rows: dict[str, torch.Tensor]) -> Batch:
         return Batch(rows["alleles"], rows["label"])

@@ -13,12 +13,14 @@ of structure matter and the networks have a path for each:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 ARCHITECTURES = ("conv", "mlp")
 SNP_BLOCK = 8  # SNPs per position of the conv networks' coarse track
+RESIDUAL_START = 0.01  # scale of the output layer's initial weights when a mixture start is used
 
 
 class ContextBlock1d(nn.Module):
@@ -60,6 +62,70 @@ def straight_through_alleles(logits: torch.Tensor, output: str = "bernoulli") ->
     return soft + (hard - soft).detach()
 
 
+class BernoulliMixtureBase(nn.Module):
+    """Per-class mixture of independent-SNP haplotype clusters (buffers only; fitted by EM, not trained).
+
+    Each class (population) is a mixture of ``K`` components, each with its own ALT frequency per SNP: a
+    latent-class model of the sub-populations and haplotype clusters inside a label. It is
+    :class:`HaplotypeGenerator`'s starting point, as the Gaussian copula is TabularGAN's.
+
+    Parameters
+    ----------
+    n_classes, n_snps
+        Classes and SNPs.
+    n_components
+        The most components a class may use (components beyond the fitted number get weight 0).
+    """
+
+    def __init__(self, n_classes: int, n_snps: int, n_components: int) -> None:
+        super().__init__()
+        weight = torch.zeros(n_classes, n_components)
+        weight[:, 0] = 1.0
+        self.register_buffer("weight", weight)
+        self.register_buffer("logit", torch.zeros(n_classes, n_components, n_snps))
+
+    @torch.no_grad()
+    def fit(
+        self, haplotypes: np.ndarray, codes: np.ndarray, n_components: int, seed: int, iters: int = 100
+    ) -> None:
+        """EM for every class's mixture of ``n_components`` (at most the class's rows) components;
+        frequencies smoothed by half an allele (Jeffreys) so no logit is infinite."""
+        rng = np.random.default_rng(seed)
+        self.weight.zero_()
+        self.logit.zero_()
+        for k in range(self.weight.shape[0]):
+            x = haplotypes[codes == k].astype(np.float64)
+            if not len(x):
+                self.weight[k, 0] = 1.0
+                continue
+            weight, freq = _bernoulli_mixture_em(x, min(n_components, len(x)), rng, iters)
+            self.weight[k, : len(weight)] = torch.as_tensor(weight, dtype=torch.float32)
+            self.logit[k, : len(weight)] = torch.as_tensor(np.log(freq / (1 - freq)), dtype=torch.float32)
+
+    def component(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The component of each row whose cumulative weight step holds its uniform ``u``."""
+        cuts = torch.cumsum(self.weight[y], dim=1)
+        return (
+            torch.searchsorted(cuts, (u * cuts[:, -1]).unsqueeze(1)).squeeze(1).clamp_max(cuts.shape[1] - 1)
+        )
+
+
+def _bernoulli_mixture_em(
+    x: np.ndarray, n_components: int, rng: np.random.Generator, iters: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weights ``(K,)`` and ALT frequencies ``(K, L)`` of a mixture of independent Bernoullis, from a
+    random soft assignment."""
+    resp = rng.dirichlet(np.ones(n_components), len(x))
+    for _ in range(iters):
+        size = resp.sum(0)
+        freq = (resp.T @ x + 0.5) / (size[:, None] + 1.0)
+        log_lik = x @ np.log(freq).T + (1 - x) @ np.log1p(-freq).T + np.log(size / len(x) + 1e-12)
+        resp = np.exp(log_lik - log_lik.max(1, keepdims=True))
+        resp /= resp.sum(1, keepdims=True)
+    size = resp.sum(0)
+    return size / len(x), (resp.T @ x + 0.5) / (size[:, None] + 1.0)
+
+
 class HaplotypeGenerator(nn.Module):
     """Noise and a class in, haplotypes out (``(B, L)`` exact 0/1 alleles, straight-through gradient).
 
@@ -67,7 +133,10 @@ class HaplotypeGenerator(nn.Module):
     per-SNP readout`` (each SNP its own weights on its block's features: cheap, and SNP-specific);
     ``"mlp"``: ``z, y -> hidden -> hidden -> logits`` (Yelmen et al.). Both add a learned logit bias per
     SNP, so allele frequencies are easy and the networks model how alleles depend on each other.
-    ``output`` is how scores become alleles (:func:`straight_through_alleles`).
+    ``output`` is how scores become alleles (:func:`straight_through_alleles`). With ``n_components``
+    the logits start from a :class:`BernoulliMixtureBase`: the first noise coordinate picks the row's
+    component (and its embedding joins the network's input), the component's logits are added, and the
+    network's output layer starts near zero, so at step 0 the generator *is* the fitted mixture.
     """
 
     def __init__(
@@ -81,6 +150,7 @@ class HaplotypeGenerator(nn.Module):
         kernel: int = 5,
         hidden: int = 512,
         output: str = "bernoulli",
+        n_components: int = 0,
     ) -> None:
         super().__init__()
         if architecture not in ARCHITECTURES:
@@ -105,14 +175,27 @@ class HaplotypeGenerator(nn.Module):
             self.project = nn.Linear(noise_dim, channels * self.coarse)
             self.blocks = nn.Sequential(*[ContextBlock1d(channels, kernel, d) for d in _dilations(n_blocks)])
             self.readout = nn.Parameter(torch.randn(n_snps, channels) / channels**0.5)
+        self.base = BernoulliMixtureBase(n_classes, n_snps, n_components) if n_components else None
+        if self.base is not None:
+            self.component_embed = nn.Embedding(n_components, noise_dim)
+            nn.init.zeros_(self.component_embed.weight)
+            with torch.no_grad():  # the residual starts near zero: step 0 is the mixture
+                out = self.body[-1].weight if architecture == "mlp" else self.readout
+                out.mul_(RESIDUAL_START)
+                if architecture == "mlp":
+                    self.body[-1].bias.zero_()
 
     def logits(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        h = z + self.embed(y)
+        h, start = z + self.embed(y), self.snp_bias
+        if self.base is not None:
+            component = self.base.component(torch.special.ndtr(z[:, 0]), y)
+            h = h + self.component_embed(component)
+            start = start + self.base.logit[y, component]
         if self.architecture == "mlp":
-            return self.body(h) + self.snp_bias
+            return self.body(h) + start
         x = self.blocks(self.project(h).view(len(z), self.channels, self.coarse))
         per_snp = F.relu(x).repeat_interleave(SNP_BLOCK, dim=2)[..., : self.n_snps]  # (B, C, L)
-        return torch.einsum("bcl,lc->bl", per_snp, self.readout) + self.snp_bias
+        return torch.einsum("bcl,lc->bl", per_snp, self.readout) + start
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return straight_through_alleles(self.logits(z, y) / self.temperature, self.output)
@@ -213,6 +296,7 @@ class HintDiscriminator(nn.Module):
 __all__ = [
     "ARCHITECTURES",
     "OUTPUTS",
+    "BernoulliMixtureBase",
     "CallImputer",
     "ContextBlock1d",
     "HaplotypeCritic",
