@@ -24,6 +24,7 @@ from biogan.data.backbones import (
     classical_mds,
     coordinates_from_maps,
     distance_maps,
+    helix_hand,
     kabsch_rmsd,
     mirror,
     place_chain,
@@ -238,6 +239,25 @@ def test_refinement_restores_bonds_and_removes_clashes_from_a_noisy_map():
     assert np.median(kabsch_rmsd(refined, x)) < 1.5  # still the same fold, and not the mirror image
 
 
+def test_refinement_takes_bonds_from_the_targets_not_from_the_maps_first_neighbours():
+    x = _quiet_read(PDB_DIR / "2gtl.pdb").fragments(64, stride=16, warn=False).coordinates()[:20]
+    maps = distance_maps(x)
+    i = np.arange(63)
+    maps[:, i, i + 1] = maps[:, i + 1, i] = 4.4  # what a generator's unjudged separation 1 looks like
+    assert np.abs(bond_lengths(coordinates_from_maps(maps)) - 3.8).mean() < 0.02
+    targets = np.random.default_rng(0).uniform(3.6, 4.0, (20, 63)).astype(np.float32)
+    refined = bond_lengths(coordinates_from_maps(maps, bonds=targets))
+    assert np.abs(refined - targets).mean() < 0.02  # each bond follows its own target
+
+
+def test_the_hand_with_right_handed_helices_wins_over_the_histogram():
+    x = _quiet_read(PDB_DIR / "2gtl.pdb").fragments(64, stride=16, warn=False).coordinates()[:20]
+    left = mirror(x)
+    assert (helix_hand(left) < 0).all()
+    chosen = choose_hand(left, log_density(left))  # a histogram that prefers left-handed helices
+    assert (helix_hand(chosen) > 0).all() and np.median(kabsch_rmsd(chosen, x)) < 1e-3
+
+
 @pytest.mark.parametrize("generator", ["chain", "dcgan"])
 def test_generated_maps_are_symmetric_with_zero_diagonal_by_construction(generator):
     torch.manual_seed(0)
@@ -290,6 +310,18 @@ def test_structure_gan_fit_sample_save_load(fitted, tmp_path):
     meta = json.loads((tmp_path / "m" / "config.json").read_text())
     assert meta["config"]["fragment_length"] == 16
     assert {"nearest_training_rmsd", "heldout_nearest_training_rmsd"} <= set(model.novelty)
+
+
+def test_bond_targets_are_drawn_from_the_training_fragments_bonds():
+    from scipy.stats import ks_2samp
+
+    chains = _quiet_read(PDB_DIR / "2gtl.pdb")
+    model = StructureGAN(fragment_length=16, seed=0, n_monitor=16, eval_every=0, batch_size=16)
+    model.fit(chains, max_steps=1, progress=False)
+    real = bond_lengths(chains.fragments(16, warn=False).coordinates()).ravel()
+    drawn = model.problem.draw_bonds(400, np.random.default_rng(0))
+    assert drawn.shape == (400, 15)
+    assert ks_2samp(drawn.ravel(), real).statistic < 0.05  # not all 3.8 Å: real bonds spread
 
 
 def test_same_seed_same_model():

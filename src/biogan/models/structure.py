@@ -14,10 +14,10 @@ How a synthetic backbone is made (after Anand & Huang 2018)
    The critic (:class:`~biogan.nn.structures.DistanceMapCritic`) scores maps with strided 2-D
    convolutions. They play WGAN-GP in biogan's one training schedule.
 3. A map becomes coordinates by classical multidimensional scaling, then a refinement that keeps
-   consecutive Cα atoms 3.8 Å apart, removes clashes and stays close to the map, then the choice between
-   the backbone and its mirror image (a map cannot tell them apart) by which one's (bond angle, torsion)
-   pairs are more likely under the training fragments' histogram
-   (:func:`~biogan.data.backbones.coordinates_from_maps`).
+   consecutive Cα atoms at bond lengths drawn from the training fragments' (about 3.8 Å), removes
+   clashes and stays close to the map, then the choice between the backbone and its mirror image (a map
+   cannot tell them apart): right-handed helices, else the (bond angle, torsion) pairs more likely under
+   the training fragments' histogram (:func:`~biogan.data.backbones.coordinates_from_maps`).
 4. Fragments of a tenth of the training entries (whole entries: overlapping fragments of one chain are
    near-copies) are held out; every ``eval_every`` steps the EMA generator's backbones are scored against
    them (the (angle, torsion) histogram divergence plus an MMD on fragment features, the judge's view);
@@ -38,8 +38,10 @@ from scipy.spatial.distance import jensenshannon
 from torch import nn
 
 from biogan.data.backbones import (
+    BOND,
     angle_torsion_histogram,
     bond_angles,
+    bond_lengths,
     coordinates_from_maps,
     distance_maps,
     fragment_features,
@@ -63,6 +65,7 @@ from biogan.train import AdversarialProblem, AdversarialTrainer, Batch, TrainCon
 
 HISTOGRAM_BINS = (18, 36)  # (bond angle, torsion) bins of the hand choice and the validation score
 ARCHITECTURES = ("chain", "dcgan")
+BOND_QUANTILES = 1001  # of the training fragments' Cα(i)-Cα(i+1) distances; keeps the 0.1 % cis tail
 
 
 @dataclass
@@ -161,6 +164,7 @@ class StructureProblem(AdversarialProblem):
     def __init__(self, length: int, statistics: np.ndarray, config: StructureGANConfig) -> None:
         super().__init__(AdversarialLoss("wgan-gp"), config.gp_weight)
         self.config = config
+        self.length = length
         stats = torch.as_tensor(statistics, dtype=torch.float32)
         base_t = stats[0]
         if config.architecture == "chain":
@@ -173,6 +177,15 @@ class StructureProblem(AdversarialProblem):
         self.critic = DistanceMapCritic(length, config.channels, torsions=self.torsions)
         self.standardise = MapStandardiser(stats[1], stats[2])
         self.register_buffer("log_density", torch.zeros(HISTOGRAM_BINS))
+        self.register_buffer("bond_quantiles", torch.full((BOND_QUANTILES,), BOND))
+
+    def draw_bonds(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Consecutive Cα distances ``(n, L-1)`` drawn from the training fragments' (quantile
+        interpolation): real bonds spread (0.05 Å within a fragment, cis peptides at 2.9 Å), and
+        fragments refined to exactly 3.8 Å everywhere were what a classifier told apart first."""
+        quantiles = self.bond_quantiles.cpu().numpy()
+        levels = np.linspace(0.0, 1.0, len(quantiles))
+        return np.interp(rng.random((n, self.length - 1)), levels, quantiles).astype(np.float32)
 
     def attach(self, coords: np.ndarray, maps: np.ndarray, valid: np.ndarray, seed: int) -> None:
         """Train on fragments ``coords`` (their ``maps``); score the generator against the held-out
@@ -222,7 +235,10 @@ class StructureProblem(AdversarialProblem):
         maps = generator(self.valid_z).float().cpu().numpy()
         generator.train(was_training)
         coords = coordinates_from_maps(
-            maps, self.log_density.cpu().numpy(), refine_steps=self.config.monitor_refine_steps
+            maps,
+            self.log_density.cpu().numpy(),
+            refine_steps=self.config.monitor_refine_steps,
+            bonds=self.draw_bonds(len(maps), np.random.default_rng(0)),
         )
         js = jensenshannon(angle_torsion_histogram(coords, HISTOGRAM_BINS).ravel(), self.valid_hist.ravel())
         features = torch.from_numpy((fragment_features(coords) - self.feature_mean) / self.feature_sd)
@@ -306,6 +322,8 @@ class StructureGAN(GenerativeModel):
                 self.problem = self._empty_problem().to(self.device)
             with torch.no_grad():
                 self.problem.log_density.copy_(torch.from_numpy(log_density(coords[train])))
+                bonds = np.quantile(bond_lengths(coords[train]), np.linspace(0.0, 1.0, BOND_QUANTILES))
+                self.problem.bond_quantiles.copy_(torch.from_numpy(bonds.astype(np.float32)))
             self.problem.attach(coords[train], maps[train], coords[valid], self.seed)
             self.n_fragments = len(train)
             self._train_coords, self._heldout = coords[train], coords[valid]
@@ -394,7 +412,10 @@ class StructureGAN(GenerativeModel):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             coords = coordinates_from_maps(
-                maps, self.problem.log_density.cpu().numpy(), refine_steps=self.config.refine_steps
+                maps,
+                self.problem.log_density.cpu().numpy(),
+                refine_steps=self.config.refine_steps,
+                bonds=self.problem.draw_bonds(n, np.random.default_rng(seed)),
             )
         return StructureSet.from_coordinates(coords, prefix="generated")
 
