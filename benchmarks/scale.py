@@ -26,9 +26,14 @@ threads) that reports its own peak RSS (``ru_maxrss``, interpreter and imports i
   ``--quality-seeds`` (0 and 1 unless given); mean and sd per mode over the seeds;
   judged by :func:`biogan.evaluate` against the held-out half (C2ST AUROC and MMD beside the real-vs-real
   control).
+* **gpu** (skipped without CUDA): in one process on the 100k atlas, ExpressionGAN's defaults on CUDA in fp32,
+  bf16, ``torch.compile`` and both, backed, at batch 1024 and 4096, and on the CPU: set-up, first 10 steps
+  (compilation), steps/s, cells/s, peak GPU memory and host-device syncs per step (CUDA sync debug mode);
+  then pbmc68k quality in fp32, bf16 and bf16 + compile. One JSON line per row in ``--gpu-log`` (kept when a
+  leased machine's time runs out; ``--render-gpu-log`` prints its tables).
 
     python benchmarks/scale.py [--sizes 100000,1000000] [--train-seconds 90] [--sample-cells 1000000]
-                               [--parts train,epoch,sample,ddp,quality]
+                               [--parts train,epoch,sample,ddp,quality,gpu]
     python benchmarks/scale.py --quick      # 20k cells, short runs: a smoke test of the script only
 """
 
@@ -51,7 +56,7 @@ from _common import machine, utc_stamp
 SOURCE = "pbmc3k_seurat/pbmc3k_seurat_labels.h5ad"
 N_GENES = 2000
 CHUNK = 50_000
-PARTS = ("train", "epoch", "sample", "ddp", "quality")
+PARTS = ("train", "epoch", "sample", "ddp", "quality", "gpu")
 
 
 def data_dir(given: str | None) -> Path:
@@ -171,7 +176,9 @@ def work_sample(model_dir: str, n: int, out: str) -> dict:
     return {"seconds": seconds, "cells_per_s": n / seconds, "peak_rss_mb": peak}
 
 
-def work_quality(backed: bool, seed: int, folder: str) -> dict:
+def work_quality(
+    backed: bool, seed: int, folder: str, device: str = "auto", overrides: dict | None = None
+) -> dict:
     import warnings
 
     import biogan
@@ -185,7 +192,7 @@ def work_quality(backed: bool, seed: int, folder: str) -> dict:
     cells = read_cells(path, backed=backed)
     biogan.ExpressionGAN.setup_anndata(cells, layer="counts", labels_key="cell_type")
     start = time.perf_counter()
-    model = biogan.ExpressionGAN(cells, seed=seed).fit(progress=False)
+    model = biogan.ExpressionGAN(cells, seed=seed, device=device, **(overrides or {})).fit(progress=False)
     seconds = time.perf_counter() - start
     synth = model.sample(
         held.n_obs, labels=held.obs["cell_type"].astype(str).value_counts().to_dict(), seed=seed
@@ -199,7 +206,132 @@ def work_quality(backed: bool, seed: int, folder: str) -> dict:
     }
 
 
-WORKERS = {"train": work_train, "epoch": work_epoch, "sample": work_sample, "quality": work_quality}
+FAST = {"precision": "bf16", "compile": True}
+# (label, mode, device, overrides), most important first: a run cut off by its deadline keeps the first rows.
+GPU_RUNS = (
+    ("fp32 eager (defaults)", "in memory", "cuda", {}),
+    ("bf16", "in memory", "cuda", {"precision": "bf16"}),
+    ("torch.compile", "in memory", "cuda", {"compile": True}),
+    ("bf16 + torch.compile", "in memory", "cuda", FAST),
+    ("fp32 eager (defaults)", "backed", "cuda", {}),
+    ("fp32 eager, batch 1024", "in memory", "cuda", {"batch_size": 1024}),
+    ("bf16 + compile, batch 1024", "in memory", "cuda", {"batch_size": 1024, **FAST}),
+    ("fp32 eager, batch 4096", "in memory", "cuda", {"batch_size": 4096}),
+    ("fp32 eager (defaults), CPU", "in memory", "cpu", {}),
+)  # fmt: skip
+GPU_QUALITY = (("fp32 eager", {}), ("bf16", {"precision": "bf16"}), ("bf16 + torch.compile", FAST))
+
+
+def _append_json(log: str, record: dict) -> None:
+    """One JSON line per finished measurement, so a run stopped at its limit keeps what it measured."""
+    with open(log, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def count_syncs(model, steps: int) -> int:
+    """Host-device synchronisations during ``steps`` more training steps (``torch.cuda`` sync debug mode
+    warns at each one: ``.item()``, ``.cpu()``, ``nonzero``, blocking copies)."""
+    import warnings
+
+    import torch
+
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(max_steps=model.trainer.step + steps, progress=False)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(w.message) for w in caught)
+
+
+def built_model(cells, device: str):
+    """``ExpressionGAN(cells, seed=0, device=device)`` and the seconds its set-up passes took."""
+    import biogan
+
+    start = time.perf_counter()
+    model = biogan.ExpressionGAN(cells, seed=0, device=device)
+    return model, time.perf_counter() - start
+
+
+def gpu_run(model, overrides: dict, seconds: float) -> dict:
+    """Train an untrained ``model`` with ``overrides`` of its training settings: the first 10 steps
+    (compilation included), then steps/s and cells/s over ``seconds`` of ``fit()``."""
+    import torch
+
+    for key, value in overrides.items():  # in place: the problem holds the same config object
+        setattr(model.config.train, key, value)
+    cuda = model.device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    model.fit(max_steps=10, progress=False)
+    first = time.perf_counter() - start
+    served, t0, s0 = model.trainer.loader.rows_served, time.perf_counter(), model.trainer.step
+    model.fit(max_steps=model.default_max_steps(), max_seconds=first + seconds, progress=False)
+    elapsed = time.perf_counter() - t0
+    steps = model.trainer.step - s0
+    out = {
+        "first_10_steps_s": first,
+        "steps_per_s": steps / elapsed,
+        "cells_per_s": (model.trainer.loader.rows_served - served) / elapsed,
+        "gpu_peak_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan"),
+    }
+    if cuda and not overrides.get("compile"):
+        out["syncs_per_step"] = count_syncs(model, 100) / 100
+    return out
+
+
+def work_gpu(path: str, seconds: float, folder: str, log: str, deadline_s: float) -> dict:
+    """Every :data:`GPU_RUNS` row on the 100k atlas, then :data:`GPU_QUALITY` on pbmc68k, in this one
+    process (fresh processes would repeat CUDA start-up and imports on a leased GPU). The set-up passes
+    run once per mode and device; each row trains a copy of that untrained model. Rows past
+    ``deadline_s`` of wall time are skipped."""
+    import copy
+    import warnings
+
+    import torch
+
+    import biogan
+    from biogan.data import read_cells
+
+    warnings.simplefilter("ignore")
+    begin = time.perf_counter()
+    if not torch.cuda.is_available():
+        return {"skipped": "no CUDA device"}
+    _append_json(log, {"part": "device", "gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
+                       "cpu_threads": torch.get_num_threads()})  # fmt: skip
+    built = {}
+    for label, mode, device, overrides in GPU_RUNS:
+        if time.perf_counter() - begin > deadline_s:
+            break
+        try:
+            if (mode, device) not in built:
+                cells = read_cells(path, backed=mode == "backed")
+                biogan.ExpressionGAN.setup_anndata(cells, labels_key="cell_type")
+                built[mode, device] = built_model(cells, device)
+            base, setup = built[mode, device]
+            # A backed file's handle cannot be copied: its one row trains the model itself.
+            model = base if mode == "backed" else copy.deepcopy(base)
+            result = {"setup_s": setup, **gpu_run(model, overrides, seconds)}
+        except Exception as err:  # one failing row must not lose the others
+            result = {"error": f"{type(err).__name__}: {err}"[:500]}
+        _append_json(log, {"part": "train", "run": label, "mode": mode, "device": device, **result})
+    for label, overrides in GPU_QUALITY:
+        if time.perf_counter() - begin > deadline_s:
+            break
+        result = work_quality(False, 0, folder, device="cuda", overrides=overrides)
+        _append_json(log, {"part": "quality", "run": label, **result})
+    return {"log": log}
+
+
+WORKERS = {
+    "train": work_train,
+    "epoch": work_epoch,
+    "sample": work_sample,
+    "quality": work_quality,
+    "gpu": work_gpu,
+}
 
 
 def run_worker(name: str, **kwargs) -> dict:
@@ -246,12 +378,18 @@ def main() -> None:
     parser.add_argument("--sample-cells", type=int, default=1_000_000)
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {','.join(PARTS)}")
     parser.add_argument("--quality-seeds", default="0,1", help="training seeds of the quality part")
+    parser.add_argument("--gpu-log", default=None, help="JSON lines of the gpu part (default: under --work)")
+    parser.add_argument("--gpu-deadline", type=float, default=420, help="gpu part: no new row after this (s)")
+    parser.add_argument("--render-gpu-log", action="store_true", help="only print the tables of --gpu-log")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--worker", default=None)
     parser.add_argument("--kwargs", default="{}")
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(WORKERS[args.worker](**json.loads(args.kwargs))))
+        return
+    if args.render_gpu_log:
+        report_gpu(Path(args.gpu_log))
         return
     if args.quick:
         args.sizes, args.train_seconds, args.sample_cells = "20000", 10, 20000
@@ -306,6 +444,14 @@ def main() -> None:
                 quality.append({"mode": "backed" if backed else "in memory", "seed": seed, **r})
                 print({k: v for k, v in quality[-1].items() if k != "table"}, flush=True)
     report(rows, epochs, sample, ddp, quality, args)
+    if "gpu" in parts:
+        log = Path(args.gpu_log or work / "gpu.jsonl")
+        log.unlink(missing_ok=True)
+        kwargs = {"path": str(files[smallest]), "seconds": args.train_seconds, "folder": str(work)}
+        done = run_worker("gpu", **kwargs, log=str(log), deadline_s=args.gpu_deadline)
+        print(f"\n{done['skipped']}: gpu part skipped" if "skipped" in done else "", flush=True)
+        if log.exists():
+            report_gpu(log)
 
 
 def report(rows, epochs, sample, ddp, quality, args) -> None:
@@ -359,6 +505,33 @@ def report(rows, epochs, sample, ddp, quality, args) -> None:
             .round(1)
             .to_markdown(index=False)
         )
+
+
+def report_gpu(log: Path) -> None:
+    """The gpu part's tables from its JSON lines (also after a run stopped at its limit)."""
+    import pandas as pd
+
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    for rec in (r for r in records if r["part"] == "device"):
+        print(f"\nGPU: {rec['gpu']}, torch {rec['torch']}, {rec['cpu_threads']} CPU threads")
+    train = [{k: v for k, v in r.items() if k != "part"} for r in records if r["part"] == "train"]
+    if train:
+        print("\nTraining on the GPU (ExpressionGAN, 2,000 genes; cells/s = rows the loader handed out)\n")
+        print(pd.DataFrame(train).round(3).to_markdown(index=False))
+    quality = [r for r in records if r["part"] == "quality"]
+    if quality:
+        rows = []
+        for q in quality:
+            for rec in q["table"]:
+                if rec.get("scope") == "overall":
+                    rows.append({"run": q["run"], "metric": rec["metric"], "value": rec["value"],
+                                 "control": rec["control"]})  # fmt: skip
+        frame = pd.DataFrame(rows).pivot_table(index="metric", columns="run", values="value", sort=False)
+        frame["control"] = pd.DataFrame(rows).groupby("metric", sort=False)["control"].first()
+        print("\nQuality on the GPU, pbmc68k 350/350, seed 0 (biogan.evaluate, overall rows)\n")
+        print(frame.round(4).to_markdown())
+        times = [{k: v for k, v in q.items() if k not in ("table", "part")} for q in quality]
+        print("\n" + pd.DataFrame(times).round(1).to_markdown(index=False))
 
 
 if __name__ == "__main__":
