@@ -128,18 +128,27 @@ def work_train(path: str, backed: bool, seconds: float, save: str | None) -> dic
     biogan.ExpressionGAN.setup_anndata(cells, labels_key="cell_type")
     model = biogan.ExpressionGAN(cells, seed=0)
     setup = time.perf_counter() - start
-    model.fit(max_steps=10, progress=False)  # warm-up, excluded from the rate
-    served, t0, s0 = model.trainer.loader.rows_served, time.perf_counter(), model.trainer.step
-    model.fit(max_steps=model.default_max_steps(), max_seconds=seconds, progress=False)
-    elapsed = time.perf_counter() - t0
-    steps = model.trainer.step - s0
+    rates = timed_fit(model, seconds)
     if save:
         model.save(save)
+    return {"setup_s": setup, "steps_per_s": rates["steps_per_s"], "cells_per_s": rates["cells_per_s"],
+            "peak_rss_mb": peak_rss_mb()}  # fmt: skip
+
+
+def timed_fit(model, seconds: float) -> dict:
+    """Train an untrained ``model``: 10 warm-up steps (compilation included; excluded from the rates),
+    then ``fit()`` with its defaults for ``seconds`` more: steps/s and cells/s (rows the loader handed
+    out)."""
+    start = time.perf_counter()
+    model.fit(max_steps=10, progress=False)
+    first = time.perf_counter() - start
+    served, t0, s0 = model.trainer.loader.rows_served, time.perf_counter(), model.trainer.step
+    model.fit(max_steps=model.default_max_steps(), max_seconds=first + seconds, progress=False)
+    elapsed = time.perf_counter() - t0
     return {
-        "setup_s": setup,
-        "steps_per_s": steps / elapsed,
+        "first_10_steps_s": first,
+        "steps_per_s": (model.trainer.step - s0) / elapsed,
         "cells_per_s": (model.trainer.loader.rows_served - served) / elapsed,
-        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -245,18 +254,9 @@ def count_syncs(model, steps: int) -> int:
     return sum("synchroniz" in str(w.message) for w in caught)
 
 
-def built_model(cells, device: str):
-    """``ExpressionGAN(cells, seed=0, device=device)`` and the seconds its set-up passes took."""
-    import biogan
-
-    start = time.perf_counter()
-    model = biogan.ExpressionGAN(cells, seed=0, device=device)
-    return model, time.perf_counter() - start
-
-
 def gpu_run(model, overrides: dict, seconds: float) -> dict:
-    """Train an untrained ``model`` with ``overrides`` of its training settings: the first 10 steps
-    (compilation included), then steps/s and cells/s over ``seconds`` of ``fit()``."""
+    """:func:`timed_fit` of an untrained ``model`` with ``overrides`` of its training settings, with peak
+    GPU memory and (eager runs) syncs per step."""
     import torch
 
     for key, value in overrides.items():  # in place: the problem holds the same config object
@@ -264,19 +264,8 @@ def gpu_run(model, overrides: dict, seconds: float) -> dict:
     cuda = model.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    model.fit(max_steps=10, progress=False)
-    first = time.perf_counter() - start
-    served, t0, s0 = model.trainer.loader.rows_served, time.perf_counter(), model.trainer.step
-    model.fit(max_steps=model.default_max_steps(), max_seconds=first + seconds, progress=False)
-    elapsed = time.perf_counter() - t0
-    steps = model.trainer.step - s0
-    out = {
-        "first_10_steps_s": first,
-        "steps_per_s": steps / elapsed,
-        "cells_per_s": (model.trainer.loader.rows_served - served) / elapsed,
-        "gpu_peak_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan"),
-    }
+    out = timed_fit(model, seconds)
+    out["gpu_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
     if cuda and not overrides.get("compile"):
         out["syncs_per_step"] = count_syncs(model, 100) / 100
     return out
@@ -309,7 +298,9 @@ def work_gpu(path: str, seconds: float, folder: str, log: str, deadline_s: float
             if (mode, device) not in built:
                 cells = read_cells(path, backed=mode == "backed")
                 biogan.ExpressionGAN.setup_anndata(cells, labels_key="cell_type")
-                built[mode, device] = built_model(cells, device)
+                start = time.perf_counter()
+                model = biogan.ExpressionGAN(cells, seed=0, device=device)
+                built[mode, device] = model, time.perf_counter() - start
             base, setup = built[mode, device]
             # A backed file's handle cannot be copied: its one row trains the model itself.
             model = base if mode == "backed" else copy.deepcopy(base)
@@ -449,7 +440,8 @@ def main() -> None:
         log.unlink(missing_ok=True)
         kwargs = {"path": str(files[smallest]), "seconds": args.train_seconds, "folder": str(work)}
         done = run_worker("gpu", **kwargs, log=str(log), deadline_s=args.gpu_deadline)
-        print(f"\n{done['skipped']}: gpu part skipped" if "skipped" in done else "", flush=True)
+        if "skipped" in done:
+            print(f"\n{done['skipped']}: gpu part skipped", flush=True)
         if log.exists():
             report_gpu(log)
 
@@ -492,10 +484,8 @@ def report(rows, epochs, sample, ddp, quality, args) -> None:
                 flat.append({"mode": q["mode"], "seed": q["seed"], **rec})
         frame = pd.DataFrame(flat)
         frame = frame[frame["scope"] == "overall"]
-        table = frame.pivot_table(index="metric", columns=["mode", "seed"], values="value", sort=False)
-        table["control"] = frame.groupby("metric", sort=False)["control"].first()
         print("\nQuality, pbmc68k 350/350 (biogan.evaluate, overall rows; control = real vs real)\n")
-        print(table.round(4).to_markdown())
+        print(overall_table(frame, ["mode", "seed"]).round(4).to_markdown())
         spread = frame.groupby(["metric", "mode"], sort=False)["value"].agg(["mean", "std", "count"])
         print("\nMean and sd over seeds per mode\n")
         print(spread.unstack("mode").round(4).to_markdown())
@@ -505,6 +495,13 @@ def report(rows, epochs, sample, ddp, quality, args) -> None:
             .round(1)
             .to_markdown(index=False)
         )
+
+
+def overall_table(frame, columns: list[str]):
+    """Metric rows by ``columns`` of ``biogan.evaluate``'s overall rows, the real-vs-real control beside."""
+    table = frame.pivot_table(index="metric", columns=columns, values="value", sort=False)
+    table["control"] = frame.groupby("metric", sort=False)["control"].first()
+    return table
 
 
 def report_gpu(log: Path) -> None:
@@ -520,16 +517,10 @@ def report_gpu(log: Path) -> None:
         print(pd.DataFrame(train).round(3).to_markdown(index=False))
     quality = [r for r in records if r["part"] == "quality"]
     if quality:
-        rows = []
-        for q in quality:
-            for rec in q["table"]:
-                if rec.get("scope") == "overall":
-                    rows.append({"run": q["run"], "metric": rec["metric"], "value": rec["value"],
-                                 "control": rec["control"]})  # fmt: skip
-        frame = pd.DataFrame(rows).pivot_table(index="metric", columns="run", values="value", sort=False)
-        frame["control"] = pd.DataFrame(rows).groupby("metric", sort=False)["control"].first()
+        frame = pd.DataFrame([{"run": q["run"], **rec} for q in quality for rec in q["table"]])
+        frame = frame[frame["scope"] == "overall"]
         print("\nQuality on the GPU, pbmc68k 350/350, seed 0 (biogan.evaluate, overall rows)\n")
-        print(frame.round(4).to_markdown())
+        print(overall_table(frame, ["run"]).round(4).to_markdown())
         times = [{k: v for k, v in q.items() if k not in ("table", "part")} for q in quality]
         print("\n" + pd.DataFrame(times).round(1).to_markdown(index=False))
 
