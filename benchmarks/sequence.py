@@ -180,6 +180,7 @@ ABLATION = {
     "lr 5e-4 (the former default)": {"lr_generator": 5e-4, "lr_critic": 5e-4},
     "minibatch_std": {"minibatch_std": True},
     "channels=64, n_blocks=2": {"channels": 64, "n_blocks": 2},
+    "gp_samples=None (the penalty on all 64 rows; the former default)": {"gp_samples": None},
 }
 
 

@@ -22,11 +22,11 @@ from biogan.data.samplers import ClassSampler, ShuffleSampler
 from biogan.data.sources import ArraySource
 from biogan.errors import CheckpointError, ConfigError
 from biogan.impute.gain import GAINProblem, GAINSettings, ImputationData, gain_train_config, train_gain
-from biogan.losses import gradient_penalty
+from biogan.losses import AdversarialLoss, gradient_penalty
 from biogan.models import MODELS, load_model
 from biogan.models._config import apply_overrides, parse_settings, settings_from_cli
 from biogan.nn import ProjectionCritic
-from biogan.train import DataProblem, ScheduleConfig, TrainerBase
+from biogan.train import AdversarialProblem, Batch, DataProblem, ScheduleConfig, TrainerBase
 
 runner = CliRunner()
 
@@ -216,6 +216,41 @@ def test_gradient_penalty_ignores_masked_positions():
     torch.testing.assert_close(a, b)
     with pytest.raises(ValueError, match="does not fit"):
         gradient_penalty(critic_a, real, fake, torch.ones(5, 4))
+
+
+def test_gradient_penalty_on_a_random_subset_keeps_rows_and_labels_together():
+    class Problem(AdversarialProblem):
+        pass
+
+    torch.manual_seed(0)
+    real, fake = torch.randn(8, 5), torch.randn(8, 5)
+    y = torch.arange(8)
+    seen = []
+
+    def critic(x, labels, mask=None):  # its score depends on each row's label
+        seen.append(labels.clone())
+        return (torch.tanh(x) * (1 + labels[:, None])).sum(1)
+
+    problem = Problem(AdversarialLoss("wgan-gp"), gp_weight=1.0, gp_samples=3)
+    torch.manual_seed(1)
+    _, logs = problem.critic_loss(Batch(real, y), Batch(fake, y), critic)
+    rows = seen[-1]  # the rows penalised: real and fake scores saw all 8, the penalty 3 distinct ones
+    assert [len(s) for s in seen] == [8, 8, 3] and len(set(rows.tolist())) == 3
+    seen.clear()
+    torch.manual_seed(1)
+    torch.randperm(8)
+    alpha = torch.rand(3)
+    terms = []
+    for i, row in enumerate(rows.tolist()):
+        point = (alpha[i] * real[row] + (1 - alpha[i]) * fake[row])[None].requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(point, y[row : row + 1]).sum(), point)
+        terms.append((grad.norm() - 1) ** 2)
+    expected = torch.stack(terms).mean()
+    torch.testing.assert_close(logs["gradient_penalty"], expected)
+    problem.gp_samples = None
+    seen.clear()
+    problem.critic_loss(Batch(real, y), Batch(fake, y), critic)
+    assert [len(s) for s in seen] == [8, 8, 8]
 
 
 def test_projection_critic_takes_any_shape_and_a_mask():

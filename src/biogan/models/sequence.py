@@ -68,6 +68,10 @@ class SequenceGANConfig:
         Gumbel-softmax temperature (``output="gumbel"``).
     gp_weight
         Gradient-penalty weight (WGAN-GP).
+    gp_samples
+        Rows of each critic batch the penalty is computed on (``None``: all). Its double backward was
+        about 60 % of a critic step; on 16 of 64 rows, 1.65x as many steps fitted in 200 s on AMP
+        peptides (298 vs 180, one CPU thread) at a held-out C2ST of 0.883 vs 0.900.
     minibatch_std
         Give the critic's k-mer head ProGAN's minibatch standard deviation (the spread of k-mer content
         within groups of 4 sequences). It changed the held-out C2ST by about the run-to-run noise (AMP
@@ -94,6 +98,7 @@ class SequenceGANConfig:
     output: str = "argmax"
     tau: float = 0.75
     gp_weight: float = 10.0
+    gp_samples: int | None = 16
     minibatch_std: bool = False
     class_sampling: str = "proportional"
     validation_share: float = 0.1
@@ -107,6 +112,8 @@ class SequenceGANConfig:
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, not {self.output!r}")
+        if self.gp_samples is not None and self.gp_samples < 1:
+            raise ValueError(f"gp_samples must be at least 1 (None: the whole batch), not {self.gp_samples}")
         check_wgan_settings(self)
 
 
@@ -116,7 +123,7 @@ class SequenceProblem(ClassConditionalProblem):
     def __init__(
         self, length: int, alphabet: str, n_classes: int, min_length: int, config: SequenceGANConfig
     ) -> None:
-        super().__init__(AdversarialLoss("wgan-gp"), config.gp_weight)
+        super().__init__(AdversarialLoss("wgan-gp"), config.gp_weight, config.gp_samples)
         n_symbols = len(ALPHABETS[alphabet]) + 1  # the letters and the padding symbol
         self.config, self.n_symbols = config, n_symbols
         self.generator = SequenceGenerator(
