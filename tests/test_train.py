@@ -219,9 +219,6 @@ def test_gradient_penalty_ignores_masked_positions():
 
 
 def test_gradient_penalty_on_a_random_subset_keeps_rows_and_labels_together():
-    class Problem(AdversarialProblem):
-        pass
-
     torch.manual_seed(0)
     real, fake = torch.randn(8, 5), torch.randn(8, 5)
     y = torch.arange(8)
@@ -231,7 +228,7 @@ def test_gradient_penalty_on_a_random_subset_keeps_rows_and_labels_together():
         seen.append(labels.clone())
         return (torch.tanh(x) * (1 + labels[:, None])).sum(1)
 
-    problem = Problem(AdversarialLoss("wgan-gp"), gp_weight=1.0, gp_samples=3)
+    problem = AdversarialProblem(AdversarialLoss("wgan-gp"), gp_weight=1.0, gp_samples=3)
     torch.manual_seed(1)
     _, logs = problem.critic_loss(Batch(real, y), Batch(fake, y), critic)
     rows = seen[-1]  # the rows penalised: real and fake scores saw all 8, the penalty 3 distinct ones
